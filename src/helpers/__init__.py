@@ -1,0 +1,19 @@
+"""Helpers for the executable book "CNN performance".
+
+One module per part of the book, so a reader can guess where a function lives:
+
+- ``helpers.paths``: where the repository's data, models and results live.
+- ``helpers.env``: seeding, determinism, quiet TensorFlow and the environment line.
+- ``helpers.data``: the shipped MNIST archive, checked against its checksums.
+- ``helpers.models``: Keras model builders.
+- ``helpers.cost``: parameters and FLOPs per layer.
+- ``helpers.timing``: warm-up, repeat, median.
+- ``helpers.plots``: the book's figures.
+- ``helpers.results``: the headline numbers each chapter writes for the conclusion.
+- ``helpers.scratch``: convolution, pooling, activations and losses from scratch in NumPy.
+
+TensorFlow is imported lazily (only by the modules that need it), so ``import helpers``
+stays fast and quiet.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""From-scratch activations (being written)."""
+
+__all__: list[str] = []

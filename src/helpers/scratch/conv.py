@@ -1,0 +1,3 @@
+"""From-scratch conv (being written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""From-scratch losses (being written)."""
+
+__all__: list[str] = []

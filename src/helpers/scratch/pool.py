@@ -1,0 +1,3 @@
+"""From-scratch pool (being written)."""
+
+__all__: list[str] = []
