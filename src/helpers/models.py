@@ -52,3 +52,204 @@ def compile_classifier(model, learning_rate: float = 1e-3, from_logits: bool = T
         metrics=["accuracy"],
     )
     return model
+
+
+def _seeded(initializer: str, seed: int | None, offset: int):
+    """Return the Keras initializer ``initializer``, seeded with ``seed + offset`` if seed is given."""
+    import keras
+
+    if seed is None:
+        return keras.initializers.get(initializer)
+    return keras.initializers.get({"class_name": initializer, "config": {"seed": seed + offset}})
+
+
+def _check_activation(activation) -> None:
+    """Raise ValueError naming ``activation`` unless Keras knows it."""
+    import keras
+
+    try:
+        keras.activations.get(activation)
+    except ValueError:
+        raise ValueError(
+            f"activation must be a Keras activation name such as 'relu' or 'gelu', or a callable; "
+            f"got {activation!r}"
+        ) from None
+
+
+def small_cnn(
+    activation: str = "relu",
+    filters: tuple[int, int] = (16, 32),
+    seed: int | None = None,
+    name: str | None = None,
+):
+    """Build a small two-convolution MNIST classifier with a chosen activation (chapter 3).
+
+    Conv2D(filters[0], 3x3, activation) -> MaxPool 2x2 -> Conv2D(filters[1], 3x3, activation)
+    -> MaxPool 2x2 -> Flatten -> Dense(10).
+
+    Input ``(N, 28, 28, 1)`` float32 in [0, 1]; output ``(N, 10)`` logits. With the default
+    filters it has 12,810 parameters and does 0.66 M multiply-adds per image, a quarter
+    of chapter 5's model, so six of them train in well under a minute. ``activation`` is
+    any name or callable Keras accepts (``"relu"``, ``"leaky_relu"``, ``"sigmoid"``,
+    ``"tanh"``, ``"gelu"``, ``"swish"``, ...). With ``seed`` the kernels are Glorot-uniform
+    with seeds ``seed``, ``seed + 1``, ``seed + 2``, so the same seed gives the same initial
+    weights whatever the global random state.
+    """
+    import keras
+    from keras import layers
+
+    _check_activation(activation)
+    if len(filters) != 2 or not all(isinstance(f, int) and f >= 1 for f in filters):
+        raise ValueError(f"filters must be two positive integers, got {filters!r}")
+    if name is None:
+        name = f"small_cnn_{activation}" if isinstance(activation, str) else "small_cnn"
+    return keras.Sequential(
+        [
+            keras.Input(MNIST_SHAPE, name="image"),
+            layers.Conv2D(filters[0], 3, activation=activation,
+                          kernel_initializer=_seeded("glorot_uniform", seed, 0), name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Conv2D(filters[1], 3, activation=activation,
+                          kernel_initializer=_seeded("glorot_uniform", seed, 1), name="conv2"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(10, kernel_initializer=_seeded("glorot_uniform", seed, 2), name="output"),
+        ],
+        name=name,
+    )
+
+
+def dense_stack(
+    depth: int,
+    width: int = 64,
+    activation: str = "relu",
+    kernel_initializer: str = "glorot_uniform",
+    bias: float = 0.0,
+    input_dim: int = 784,
+    num_classes: int = 10,
+    seed: int | None = None,
+    name: str = "dense_stack",
+):
+    """Build ``depth`` hidden Dense layers of ``width`` units and a logits layer (chapter 3).
+
+    Input ``(N, input_dim)``, e.g. flattened 28x28 images; output ``(N, num_classes)`` logits.
+    The hidden layers are named ``hidden1`` .. ``hidden{depth}`` and use ``activation``,
+    kernels from ``kernel_initializer`` (a Keras initializer name such as
+    ``"glorot_uniform"`` or ``"he_normal"``) and every bias set to the constant ``bias``
+    (chapter 3 sets it negative to kill ReLUs on purpose). The output layer, ``output``, is
+    Glorot-uniform with zero bias and no activation. With ``seed`` hidden layer ``i`` is
+    seeded with ``seed + i - 1`` and the output layer with ``seed + depth``.
+    """
+    import keras
+    from keras import layers
+
+    _check_activation(activation)
+    sizes = {"depth": depth, "width": width, "input_dim": input_dim, "num_classes": num_classes}
+    for arg, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    hidden = [
+        layers.Dense(width, activation=activation, kernel_initializer=_seeded(kernel_initializer, seed, i),
+                     bias_initializer=keras.initializers.Constant(bias), name=f"hidden{i + 1}")
+        for i in range(depth)
+    ]
+    output = layers.Dense(num_classes, kernel_initializer=_seeded("glorot_uniform", seed, depth),
+                          name="output")
+    return keras.Sequential([keras.Input((input_dim,), name="features"), *hidden, output], name=name)
+
+
+def fast_cnn(width: int = 16, kernel: int = 5, batch_norm: bool = False, name: str = "fast_cnn"):
+    """Build chapter 6's cheaper model: two 5x5 convolutions, each followed by 2x2 max pooling.
+
+    Conv2D(16, 5x5, relu) -> MaxPool 2x2 -> Conv2D(32, 5x5, relu) -> MaxPool 2x2 -> Flatten
+    -> Dense(10) logits. Input ``(N, 28, 28, 1)``; output ``(N, 10)`` logits. With the
+    default width, 18,378 parameters and 1.05 M multiply-adds per image (2.4 times fewer
+    than :func:`mnist_cnn`): the 5x5 kernels see as much of a digit after two layers as
+    the seed model's 3x3 kernels, while the narrower layers do far less work.
+    ``batch_norm=True`` puts BatchNormalization between each convolution and its ReLU
+    (chapter 6 measures what it costs and what it buys).
+    """
+    import keras
+    from keras import layers
+
+    if not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be a positive integer, got {width!r}")
+    if not isinstance(kernel, int) or not 1 <= kernel <= 7:
+        raise ValueError(f"kernel must be an integer in [1, 7], got {kernel!r}")
+    return keras.Sequential(
+        [
+            keras.Input(MNIST_SHAPE, name="image"),
+            *_conv_block(width, kernel, batch_norm, "1"),
+            *_conv_block(2 * width, kernel, batch_norm, "2"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(10, name="output"),
+        ],
+        name=name,
+    )
+
+
+def mnist_cnn_variant(
+    downsample: str = "max_pool",
+    head: str = "flatten",
+    dropout: float = 0.2,
+    seed: int | None = None,
+    name: str | None = None,
+):
+    """Build the MNIST chapter's model with one of its two downsampling knobs changed (chapter 2).
+
+    ``downsample`` says how each of the two stages halves the image:
+    ``"max_pool"`` (Conv2D 3x3 then MaxPooling2D 2x2, as :func:`mnist_cnn`), ``"avg_pool"``
+    (Conv2D then AveragePooling2D 2x2) or ``"stride"`` (one Conv2D 3x3 with stride 2, no
+    pooling layer). ``head`` says how the last feature map, ``(N, h, w, 64)``, becomes a
+    vector for ``Dense(64)``: ``"flatten"`` (all h*w*64 values, as the MNIST chapter) or
+    ``"gap"`` (GlobalAveragePooling2D: one average per channel, 64 values).
+
+    Input ``(N, 28, 28, 1)`` float32 in [0, 1]; output ``(N, 10)`` logits. Layers are named
+    ``conv1``, ``pool1`` (absent with ``"stride"``), ``conv2``, ``pool2``, then ``flatten``
+    or ``gap``, ``dense``, ``dropout``, ``output``. Parameters: 121,930 with the defaults
+    (same as :func:`mnist_cnn`), 23,626 with ``head="gap"``, 166,986 with
+    ``downsample="stride"``. With ``seed`` the kernels are Glorot-uniform seeded with
+    ``seed`` .. ``seed + 3`` and the dropout with ``seed + 4``.
+    """
+    import keras
+    from keras import layers
+
+    pools = {"max_pool": layers.MaxPooling2D, "avg_pool": layers.AveragePooling2D, "stride": None}
+    if downsample not in pools:
+        raise ValueError(f"downsample must be one of {sorted(pools)}, got {downsample!r}")
+    if head not in ("flatten", "gap"):
+        raise ValueError(f"head must be 'flatten' or 'gap', got {head!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    stack = [keras.Input(MNIST_SHAPE, name="image")]
+    for i, filters in enumerate((32, 64), start=1):
+        stride = 2 if downsample == "stride" else 1
+        init = _seeded("glorot_uniform", seed, i - 1)
+        stack.append(layers.Conv2D(filters, 3, strides=stride, activation="relu",
+                                   kernel_initializer=init, name=f"conv{i}"))
+        if pools[downsample] is not None:
+            stack.append(pools[downsample](2, name=f"pool{i}"))
+    if head == "flatten":
+        stack.append(layers.Flatten(name="flatten"))
+    else:
+        stack.append(layers.GlobalAveragePooling2D(name="gap"))
+    stack += [
+        layers.Dense(64, activation="relu", kernel_initializer=_seeded("glorot_uniform", seed, 2),
+                     name="dense"),
+        layers.Dropout(dropout, seed=None if seed is None else seed + 4, name="dropout"),
+        layers.Dense(10, kernel_initializer=_seeded("glorot_uniform", seed, 3), name="output"),
+    ]
+    return keras.Sequential(stack, name=name or f"mnist_cnn_{downsample}_{head}")
+
+
+def _conv_block(filters: int, kernel: int, batch_norm: bool, suffix: str) -> list:
+    """Conv2D -> (BatchNormalization) -> ReLU -> MaxPool 2x2, named conv<suffix> etc."""
+    from keras import layers
+
+    if not batch_norm:
+        return [layers.Conv2D(filters, kernel, activation="relu", name=f"conv{suffix}"),
+                layers.MaxPooling2D(2, name=f"pool{suffix}")]
+    return [layers.Conv2D(filters, kernel, use_bias=False, name=f"conv{suffix}"),
+            layers.BatchNormalization(name=f"bn{suffix}"),
+            layers.ReLU(name=f"relu{suffix}"),
+            layers.MaxPooling2D(2, name=f"pool{suffix}")]

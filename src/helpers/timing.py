@@ -92,3 +92,68 @@ def format_seconds(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.1f} ms"
     return f"{seconds:.2f} s"
+
+
+def measure_interleaved(
+    fns: dict[str, Callable[[], object]], rounds: int = 7, repeat: int = 3, warmup: int = 1
+) -> dict[str, Timing]:
+    """Time several functions in alternation, so that a busy spell hits them all alike.
+
+    Each function is first called ``warmup`` times untimed; then, ``rounds`` times over,
+    each function in turn is called ``repeat`` times and timed. Returns
+    ``{name: Timing}`` with ``rounds * repeat`` times per function, in the order of
+    ``fns``. On a shared machine whose load drifts, this compares fairer than timing one
+    function after the other with :func:`measure`: a slow minute lands on every candidate,
+    not on whichever happened to run then.
+    """
+    if not fns:
+        raise ValueError("fns must hold at least one function, got none")
+    for name, fn in fns.items():
+        if not callable(fn):
+            raise TypeError(f"fns[{name!r}] must be callable, got {type(fn).__name__}")
+    if not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
+    if not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"repeat must be an integer >= 1, got {repeat!r}")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            times[name].extend(measure(fn, repeat=repeat, warmup=0).times)
+    return {name: Timing(tuple(t)) for name, t in times.items()}
+
+
+def layer_times(model, x, repeat: int = 10, warmup: int = 2) -> list[tuple[str, float, float]]:
+    """Median forward and forward+backward seconds of each layer of ``model`` on the batch ``x``.
+
+    Each layer is timed on its own, fed the output of the layers before it, inside a
+    ``tf.function``. Forward+backward computes the gradients of the sum of the layer's output
+    with respect to its weights and (except for the first layer, whose input is the data)
+    its input, i.e. one training step's work for that layer.
+    Returns ``[(layer name, forward s, forward+backward s), ...]``: a poor man's profiler
+    that says which layer the time goes to.
+    """
+    import tensorflow as tf
+
+    rows = []
+    h = tf.constant(x)
+    for i, layer in enumerate(model.layers):
+        def forward(t, layer=layer):
+            return layer(t, training=True)
+
+        def step(t, layer=layer, wrt_input=i > 0):
+            with tf.GradientTape() as tape:
+                tape.watch(t)
+                out = tf.reduce_sum(layer(t, training=True))
+            return tape.gradient(out, [t, *layer.trainable_weights] if wrt_input else layer.trainable_weights)
+
+        fwd, fb = tf.function(forward), tf.function(step)
+        t_fwd = measure(lambda f=fwd, h=h: f(h).numpy(), repeat=repeat, warmup=warmup).median
+        t_fb = measure(lambda f=fb, h=h: [g.numpy() for g in f(h)], repeat=repeat, warmup=warmup).median
+        rows.append((layer.name, t_fwd, t_fb))
+        h = layer(h, training=False)
+    return rows
