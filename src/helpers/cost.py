@@ -121,3 +121,82 @@ def cost_table(model) -> str:
             f"{r.params:>10,}{r.macs:>13,}{r.flops:>13,}{share:>8.1%}"
         )
     return "\n".join(lines)
+
+
+def training_flops(model, images: int, epochs: float = 1.0) -> float:
+    """Approximate FLOPs to train ``model`` on ``images`` images for ``epochs`` epochs.
+
+    One training step costs about three forward passes: the forward pass itself, the
+    gradient with respect to each layer's input, and the gradient with respect to its
+    weights (each about as costly as the forward pass). Optimizer updates are ignored.
+    """
+    if images < 0 or epochs < 0:
+        raise ValueError(f"images and epochs must be >= 0, got {images!r} and {epochs!r}")
+    return 3.0 * total_cost(model).flops * images * epochs
+
+
+@dataclass(frozen=True)
+class PeakEstimate:
+    """A CPU's theoretical peak FP32 FLOP/s, with every assumption that goes into it."""
+
+    cores: int
+    fma_units: int
+    vector_bits: int
+    clock_ghz: float
+
+    @property
+    def lanes(self) -> int:
+        """FP32 values per vector: ``vector_bits / 32``."""
+        return self.vector_bits // 32
+
+    @property
+    def flops_per_cycle_per_core(self) -> int:
+        """FMA units x lanes x 2 (a fused multiply-add is two FLOPs)."""
+        return self.fma_units * self.lanes * 2
+
+    @property
+    def flops(self) -> float:
+        """Peak FLOP/s: cores x FMA units x lanes x 2 x clock."""
+        return self.cores * self.flops_per_cycle_per_core * self.clock_ghz * 1e9
+
+    def __str__(self) -> str:
+        """E.g. ``2 cores x 2 FMA units x 8 lanes x 2 x 2.60 GHz = 166 GFLOP/s``."""
+        return (
+            f"{self.cores} cores x {self.fma_units} FMA units x {self.lanes} FP32 lanes x 2 "
+            f"x {self.clock_ghz:.2f} GHz = {self.flops / 1e9:.0f} GFLOP/s"
+        )
+
+
+def peak_flops(cores: int, fma_units: int, vector_bits: int, clock_ghz: float) -> PeakEstimate:
+    """Estimate peak FP32 FLOP/s from the CPU's parameters (see :class:`PeakEstimate`).
+
+    ``vector_bits`` is the width of the FMA *datapath*, which is not always the width of the
+    widest instruction: AMD Zen 4 runs AVX-512 instructions on 256-bit units in two halves,
+    so its datapath is 256 bits although it reports ``avx512f``.
+    """
+    for name, value in (("cores", cores), ("fma_units", fma_units)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if vector_bits not in (128, 256, 512):
+        raise ValueError(f"vector_bits must be 128, 256 or 512, got {vector_bits!r}")
+    if not clock_ghz > 0:
+        raise ValueError(f"clock_ghz must be > 0, got {clock_ghz!r}")
+    return PeakEstimate(cores, fma_units, vector_bits, float(clock_ghz))
+
+
+def fma_datapath_bits(vendor: str, family: int | None, flags: frozenset[str]) -> int:
+    """Guess the width of a CPU's FMA datapath from ``/proc/cpuinfo``'s vendor, family and flags.
+
+    The flags give the widest *instruction* set; the datapath can be narrower. Rules (each an
+    assumption the caller should state): AMD family 25 (Zen 3 and Zen 4) executes AVX-512 on
+    256-bit units; AMD family 26 (Zen 5) on server parts has full 512-bit units; Intel CPUs
+    with AVX-512 are taken as 512 bits wide; otherwise AVX2/FMA means 256 bits, and anything
+    else 128.
+    """
+    if "avx512f" in flags:
+        if vendor == "AuthenticAMD" and (family or 0) < 26:
+            return 256
+        return 512
+    if "avx2" in flags or "fma" in flags:
+        return 256
+    return 128

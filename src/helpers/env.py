@@ -92,6 +92,9 @@ class CpuInfo:
     model: str
     cores: int
     flags: frozenset[str]
+    vendor: str = ""
+    family: int | None = None
+    clock_mhz: float | None = None
 
     def has(self, flag: str) -> bool:
         """Return True if the CPU reports ``flag`` (as spelled in ``/proc/cpuinfo``)."""
@@ -105,22 +108,29 @@ def cpu_info() -> CpuInfo:
     from :func:`platform.processor` and the flag set is empty.
     """
     model, flags = platform.processor() or platform.machine(), frozenset()
+    vendor, family, clock = "", None, None
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
                 key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and value.strip():
-                    model = value.strip()
+                key, value = key.strip(), value.strip()
+                if key == "model name" and value:
+                    model = value
                 elif key in ("flags", "Features") and not flags:
                     flags = frozenset(value.split())
-    except OSError:
+                elif key == "vendor_id" and not vendor:
+                    vendor = value
+                elif key == "cpu family" and family is None and value.isdigit():
+                    family = int(value)
+                elif key == "cpu MHz" and clock is None:
+                    clock = float(value)
+    except (OSError, ValueError):
         pass
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    return CpuInfo(model=model, cores=cores, flags=flags)
+    return CpuInfo(model=model, cores=cores, flags=flags, vendor=vendor, family=family, clock_mhz=clock)
 
 
 def environment_line() -> str:

@@ -1,0 +1,89 @@
+"""Training throughput (images per second) of a model, in this process or in a fresh one.
+
+Chapter 6 turns one knob at a time (batch size, XLA, precision, BatchNormalization, threads)
+and compares images per second against a baseline measured in the same run. Thread counts
+can only be set before TensorFlow starts its runtime, so :func:`throughput_in_subprocess`
+measures them in a fresh Python process: ``python -m helpers.throughput --intra 1 ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+
+def train_throughput(build: Callable[[], object], x, y, batch_size: int, steps: int = 60,
+                     repeat: int = 3, jit_compile: bool = False) -> float:
+    """Median images/s of ``model.fit`` over ``steps`` steps, after a warm-up fit that traces.
+
+    ``build()`` returns an uncompiled Keras model with logits out; it is compiled with Adam
+    and sparse cross-entropy. ``x: (N, H, W, C)``, ``y: (N,)``; batches are drawn from them
+    with ``tf.data`` (cached, repeated), so the input pipeline costs almost nothing.
+    """
+    import keras
+    import tensorflow as tf
+
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if not isinstance(batch_size, int) or not 1 <= batch_size <= len(x):
+        raise ValueError(f"batch_size must be an integer in [1, {len(x)}], got {batch_size!r}")
+    model = build()
+    model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=jit_compile)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size, drop_remainder=True).cache().repeat()
+    model.fit(ds, steps_per_epoch=max(2, steps // 4), epochs=1, verbose=0, shuffle=False)  # trace and warm up
+    rates = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+        rates.append(steps * batch_size / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: set thread counts, then print one line ``images_per_s=<float>``."""
+    parser = argparse.ArgumentParser(description="Training throughput of an MNIST model")
+    parser.add_argument("--intra", type=int, default=0, help="intra-op threads (0: TensorFlow's default)")
+    parser.add_argument("--inter", type=int, default=0, help="inter-op threads (0: TensorFlow's default)")
+    parser.add_argument("--model", default="mnist_cnn", choices=["mnist_cnn", "fast_cnn"])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=60)
+    args = parser.parse_args(argv)
+
+    from helpers.env import silenced_stderr
+
+    with silenced_stderr():
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra)
+        tf.config.threading.set_inter_op_parallelism_threads(args.inter)
+    from helpers import models
+    from helpers.data import load_mnist
+    from helpers.env import seed_everything
+
+    seed_everything(0)
+    data = load_mnist(normalize=True, channel_axis=True)
+    n = args.batch * 8
+    build = getattr(models, args.model)
+    rate = train_throughput(build, data.x_train[:n], data.y_train[:n], args.batch, args.steps)
+    print(f"images_per_s={rate:.1f}")
+
+
+def throughput_in_subprocess(intra: int = 0, inter: int = 0, model: str = "mnist_cnn", batch: int = 128,
+                             steps: int = 60, timeout: float = 600) -> float:
+    """Run :func:`main` in a fresh Python process with the given thread counts; return images/s."""
+    cmd = [sys.executable, "-m", "helpers.throughput", "--intra", str(intra), "--inter", str(inter),
+           "--model", model, "--batch", str(batch), "--steps", str(steps)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("images_per_s=")]
+    if out.returncode != 0 or not lines:
+        raise RuntimeError(f"throughput subprocess failed (exit {out.returncode}): {out.stderr[-500:]}")
+    return float(lines[-1].split("=", 1)[1])
+
+
+if __name__ == "__main__":
+    main()
