@@ -2,7 +2,15 @@ import keras
 import pytest
 from keras import layers
 
-from helpers.cost import cost_table, layer_cost, model_cost, total_cost
+from helpers.cost import (
+    cost_table,
+    fma_datapath_bits,
+    layer_cost,
+    model_cost,
+    peak_flops,
+    total_cost,
+    training_flops,
+)
 from helpers.env import import_tensorflow
 from helpers.models import mnist_cnn
 
@@ -60,3 +68,40 @@ def test_table_lists_every_layer_and_total():
 def test_unbuilt_layer_is_refused():
     with pytest.raises(ValueError, match="layer 'lonely' is not built"):
         layer_cost(layers.Dense(3, name="lonely"))
+
+
+def test_training_flops_is_three_forward_passes():
+    model = mnist_cnn()
+    assert training_flops(model, images=1000, epochs=2) == 3 * total_cost(model).flops * 1000 * 2
+    with pytest.raises(ValueError, match="images and epochs must be >= 0"):
+        training_flops(model, images=-1)
+
+
+def test_peak_flops_by_hand():
+    peak = peak_flops(cores=2, fma_units=2, vector_bits=256, clock_ghz=2.5)
+    assert peak.lanes == 8 and peak.flops_per_cycle_per_core == 32
+    assert peak.flops == 2 * 2 * 8 * 2 * 2.5e9
+    assert "= 160 GFLOP/s" in str(peak)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"cores": 0}, "cores must be a positive integer"), ({"vector_bits": 384}, "vector_bits must be 128"),
+     ({"clock_ghz": 0}, "clock_ghz must be > 0")],
+)
+def test_peak_flops_bad_arguments(kwargs, match):
+    args = {"cores": 2, "fma_units": 2, "vector_bits": 256, "clock_ghz": 2.5} | kwargs
+    with pytest.raises(ValueError, match=match):
+        peak_flops(**args)
+
+
+@pytest.mark.parametrize(
+    "vendor, family, flags, bits",
+    [("AuthenticAMD", 25, {"avx512f", "avx2"}, 256),  # Zen 4: AVX-512 on 256-bit units
+     ("AuthenticAMD", 26, {"avx512f", "avx2"}, 512),  # Zen 5
+     ("GenuineIntel", 6, {"avx512f", "avx2"}, 512),
+     ("AuthenticAMD", 23, {"avx2", "fma"}, 256),
+     ("ARM", None, set(), 128)],
+)
+def test_fma_datapath_bits(vendor, family, flags, bits):
+    assert fma_datapath_bits(vendor, family, frozenset(flags)) == bits
