@@ -7,7 +7,17 @@ from helpers.cost import total_cost
 from helpers.data import Mnist
 from helpers.env import import_tensorflow
 from helpers.models import fast_cnn
-from helpers.training import FAST, ORIGINAL, Recipe, build_for, make_dataset, one_cycle, run_recipe
+from helpers.training import (
+    FAST,
+    ORIGINAL,
+    Recipe,
+    build_for,
+    make_dataset,
+    one_cycle,
+    run_recipe,
+    total_steps,
+    warm_up,
+)
 
 import_tensorflow()
 
@@ -89,3 +99,30 @@ def test_run_recipe_is_reproducible():
     recipe = dataclasses.replace(FAST, epochs=1, batch_size=64)
     a, b = run_recipe(recipe, data, seed=5), run_recipe(recipe, data, seed=5)
     assert a.history == b.history
+
+
+def test_half_epochs_take_half_the_steps():
+    data = _tiny_data(n=256)
+    recipe = dataclasses.replace(FAST, batch_size=32, epochs=1.5)
+    assert total_steps(recipe, 256) == 12
+    run = run_recipe(recipe, data, seed=0, track_curve=True)
+    assert run.epochs == 1.5 and len(run.curve) == 3  # one point per half epoch
+
+
+@pytest.mark.parametrize("epochs, pipeline", [(1.25, "tf.data"), (0, "tf.data"), (1.5, "arrays")])
+def test_bad_epochs_are_named(epochs, pipeline):
+    recipe = dataclasses.replace(FAST, epochs=epochs, pipeline=pipeline)
+    with pytest.raises(ValueError, match="recipe.epochs must be"):
+        run_recipe(recipe, _tiny_data())
+
+
+def test_make_dataset_cache_gives_the_same_batches():
+    x = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1)
+    y = np.arange(10)
+    plain = [b[1].numpy().tolist() for b in make_dataset(x, y, 5, seed=3)]
+    cached = [b[1].numpy().tolist() for b in make_dataset(x, y, 5, seed=3, cache=True)]
+    assert plain == cached
+
+
+def test_warm_up_runs_each_recipe_briefly():
+    warm_up(_tiny_data(n=128), recipes=(dataclasses.replace(FAST, batch_size=32),), steps=2)

@@ -34,7 +34,10 @@ def train_throughput(build: Callable[[], object], x, y, batch_size: int, steps: 
     model = build()
     model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   jit_compile=jit_compile)
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size, drop_remainder=True).cache().repeat()
+    opts = tf.data.Options()
+    opts.autotune.enabled = False  # see helpers.training.make_dataset: keeps teardown stalls off the clock
+    ds = (tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size, drop_remainder=True).cache().repeat()
+          .prefetch(2).with_options(opts))
     model.fit(ds, steps_per_epoch=max(2, steps // 4), epochs=1, verbose=0, shuffle=False)  # trace and warm up
     rates = []
     for _ in range(repeat):
@@ -52,6 +55,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="mnist_cnn", choices=["mnist_cnn", "fast_cnn"])
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--jit", action="store_true", help="compile the training step with XLA")
+    parser.add_argument("--nondeterministic", action="store_true",
+                        help="leave op determinism off (Keras refuses XLA when it is on)")
     args = parser.parse_args(argv)
 
     from helpers.env import silenced_stderr
@@ -65,19 +71,27 @@ def main(argv: list[str] | None = None) -> None:
     from helpers.data import load_mnist
     from helpers.env import seed_everything
 
-    seed_everything(0)
+    seed_everything(0, deterministic=not args.nondeterministic)
     data = load_mnist(normalize=True, channel_axis=True)
     n = args.batch * 8
     build = getattr(models, args.model)
-    rate = train_throughput(build, data.x_train[:n], data.y_train[:n], args.batch, args.steps)
+    rate = train_throughput(build, data.x_train[:n], data.y_train[:n], args.batch, args.steps,
+                            jit_compile=args.jit)
     print(f"images_per_s={rate:.1f}")
 
 
 def throughput_in_subprocess(intra: int = 0, inter: int = 0, model: str = "mnist_cnn", batch: int = 128,
-                             steps: int = 60, timeout: float = 600) -> float:
-    """Run :func:`main` in a fresh Python process with the given thread counts; return images/s."""
+                             steps: int = 60, jit_compile: bool = False, deterministic: bool = True,
+                             timeout: float = 600) -> float:
+    """Run :func:`main` in a fresh Python process with the given settings; return images/s.
+
+    Keras silently turns ``jit_compile=True`` off while TensorFlow's op determinism is on, so
+    measure XLA with ``deterministic=False`` (and its baseline likewise).
+    """
     cmd = [sys.executable, "-m", "helpers.throughput", "--intra", str(intra), "--inter", str(inter),
            "--model", model, "--batch", str(batch), "--steps", str(steps)]
+    cmd += ["--jit"] if jit_compile else []
+    cmd += [] if deterministic else ["--nondeterministic"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     lines = [line for line in out.stdout.splitlines() if line.startswith("images_per_s=")]
     if out.returncode != 0 or not lines:
