@@ -92,7 +92,7 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], ylabel: str, log: 
         raise ValueError(f"labels and values must have the same length, got {len(labels)} and {len(values)}")
     fig, ax = plt.subplots(figsize=(1.3 * len(labels) + 2, 3.4))
     bars = ax.bar(labels, values, color="tab:blue")
-    ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], fontsize=8)
+    ax.bar_label(bars, labels=[f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}" for v in values], fontsize=8)
     ax.set_ylabel(ylabel)
     if log:
         ax.set_yscale("log")
