@@ -9,6 +9,9 @@ One module per part of the book, so a reader can guess where a function lives:
 - ``helpers.cost``: parameters and FLOPs per layer.
 - ``helpers.timing``: warm-up, repeat, median.
 - ``helpers.plots``: the book's figures.
+- ``helpers.metrics``: confusion matrix and the most-confused pairs.
+- ``helpers.training``: training recipes, the input pipeline, timed fits (chapter 6).
+- ``helpers.throughput``: images per second, in this process or a fresh one (chapter 6).
 - ``helpers.results``: the headline numbers each chapter writes for the conclusion.
 - ``helpers.scratch``: convolution, pooling, activations and losses from scratch in NumPy.
 
