@@ -23,25 +23,17 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from tolerance import FAST, assert_close
 
 from helpers.env import import_tensorflow
 from helpers.scratch import activations as act
 
 tf = import_tensorflow()
 
-TOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
-FAST = settings(max_examples=50, deadline=None)
 
-
-def assert_close(ours, reference, dtype):
-    """Same dtype as the input, and within the dtype's tolerance of the reference."""
-    ours = np.asarray(ours)
-    assert ours.dtype == dtype
-    tol = TOL[np.dtype(dtype)]
-    np.testing.assert_allclose(ours, np.asarray(reference), rtol=tol, atol=tol)
 
 
 @st.composite

@@ -39,22 +39,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tolerance import FAST, assert_close
 
 from helpers.env import import_tensorflow
 from helpers.scratch import conv
 
 tf = import_tensorflow()
 
-TOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
-FAST = settings(max_examples=50, deadline=None)
 
-
-def assert_close(ours, reference, dtype, tol=None):
-    """Same dtype as the input, and within the dtype's tolerance of the reference."""
-    ours = np.asarray(ours)
-    assert ours.dtype == dtype
-    tol = TOL[np.dtype(dtype)] if tol is None else tol
-    np.testing.assert_allclose(ours, np.asarray(reference), rtol=tol, atol=tol)
 
 
 def pair(value):

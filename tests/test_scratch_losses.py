@@ -20,9 +20,10 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from tolerance import FAST, assert_close
 
 from helpers.env import import_tensorflow
 from helpers.scratch import losses
@@ -30,17 +31,8 @@ from helpers.scratch import losses
 tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow, which import_tensorflow imports quietly)
 
-TOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
-FAST = settings(max_examples=50, deadline=None)
 DTYPES = st.sampled_from([np.dtype(np.float32), np.dtype(np.float64)])
 
-
-def assert_close(ours, reference, dtype):
-    """Same dtype as the predictions, and within the dtype's tolerance of the reference."""
-    ours = np.asarray(ours)
-    assert ours.dtype == dtype
-    tol = TOL[np.dtype(dtype)]
-    np.testing.assert_allclose(ours, np.asarray(reference), rtol=tol, atol=tol)
 
 
 def keras_dtype(dtype):

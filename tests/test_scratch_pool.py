@@ -34,14 +34,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tolerance import FAST, assert_close
 
 from helpers.env import import_tensorflow
 from helpers.scratch import pool
 
 tf = import_tensorflow()
 
-TOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
-FAST = settings(max_examples=50, deadline=None)
 
 # name -> (our forward, our backward, TensorFlow's forward)
 POOLS = {
@@ -49,13 +48,6 @@ POOLS = {
     "avg": (pool.avg_pool2d, pool.avg_pool2d_backward, tf.nn.avg_pool2d),
 }
 
-
-def assert_close(ours, reference, dtype):
-    """Same dtype as the input, and within the dtype's tolerance of the reference."""
-    ours = np.asarray(ours)
-    assert ours.dtype == dtype
-    tol = TOL[np.dtype(dtype)]
-    np.testing.assert_allclose(ours, np.asarray(reference), rtol=tol, atol=tol)
 
 
 def pair(value):
