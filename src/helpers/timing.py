@@ -40,6 +40,12 @@ class Timing:
         return f"{format_seconds(self.median)} (median of {len(self.times)}, spread {self.spread:.0%})"
 
 
+def _check_count(name: str, value: int, minimum: int) -> None:
+    """Raise ValueError unless ``value`` is an integer >= ``minimum``, naming the argument."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
 def measure(fn: Callable[[], object], repeat: int = 7, warmup: int = 1) -> Timing:
     """Call ``fn()`` ``warmup`` times untimed, then ``repeat`` times timed.
 
@@ -48,10 +54,8 @@ def measure(fn: Callable[[], object], repeat: int = 7, warmup: int = 1) -> Timin
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    if not isinstance(repeat, int) or repeat < 1:
-        raise ValueError(f"repeat must be an integer >= 1, got {repeat!r}")
-    if not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
+    _check_count("repeat", repeat, 1)
+    _check_count("warmup", warmup, 0)
     for _ in range(warmup):
         fn()
     times = []
@@ -111,12 +115,9 @@ def measure_interleaved(
     for name, fn in fns.items():
         if not callable(fn):
             raise TypeError(f"fns[{name!r}] must be callable, got {type(fn).__name__}")
-    if not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
-    if not isinstance(repeat, int) or repeat < 1:
-        raise ValueError(f"repeat must be an integer >= 1, got {repeat!r}")
-    if not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
+    _check_count("rounds", rounds, 1)
+    _check_count("repeat", repeat, 1)
+    _check_count("warmup", warmup, 0)
     for fn in fns.values():
         for _ in range(warmup):
             fn()
