@@ -180,21 +180,26 @@ def total_steps(recipe: Recipe, n_train: int) -> int:
     return round(per_epoch * recipe.epochs)
 
 
+def model_for(recipe: Recipe):
+    """Build (uncompiled) the model ``recipe`` names, with its ``width`` and ``batch_norm``."""
+    from helpers import models
+
+    if recipe.model == "mnist_cnn":
+        return models.mnist_cnn()
+    if recipe.model == "fast_cnn":
+        return models.fast_cnn(recipe.width, batch_norm=recipe.batch_norm)
+    raise ValueError(f"recipe.model must be one of ['fast_cnn', 'mnist_cnn'], got {recipe.model!r}")
+
+
 def build_for(recipe: Recipe, n_train: int):
     """Build and compile the model ``recipe`` asks for, for ``n_train`` training images."""
     import keras
 
-    from helpers import models
-
-    builders = {"mnist_cnn": models.mnist_cnn,
-                "fast_cnn": lambda: models.fast_cnn(recipe.width, batch_norm=recipe.batch_norm)}
-    if recipe.model not in builders:
-        raise ValueError(f"recipe.model must be one of {sorted(builders)}, got {recipe.model!r}")
+    model = model_for(recipe)
     if recipe.schedule not in ("constant", "one_cycle"):
         raise ValueError(f"recipe.schedule must be 'constant' or 'one_cycle', got {recipe.schedule!r}")
     steps = total_steps(recipe, n_train)
     lr = one_cycle(recipe.peak_lr, steps) if recipe.schedule == "one_cycle" else recipe.peak_lr
-    model = builders[recipe.model]()
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
