@@ -1,18 +1,32 @@
-import json
+import time
 
 import numpy as np
 import pytest
 
-from helpers import results
 from helpers.metrics import confusion_matrix, most_confused
 from helpers.timing import Stopwatch, format_seconds, measure
 
 
-def test_measure_counts_calls_and_reports_median():
+def test_measure_counts_calls_and_times_only_the_repeats(monkeypatch):
+    # a fake clock that advances 1, 2, 3 ... seconds per timed call; warm-up calls are untimed
+    now = [0.0]
     calls = []
-    t = measure(lambda: calls.append(1), repeat=5, warmup=2)
-    assert len(calls) == 7 and len(t.times) == 5
-    assert t.best <= t.median <= max(t.times)
+
+    def fn():
+        calls.append(1)
+        now[0] += len(calls)
+
+    monkeypatch.setattr("helpers.timing.time.perf_counter", lambda: now[0])
+    t = measure(fn, repeat=5, warmup=2)
+    assert len(calls) == 7
+    assert t.times == (3.0, 4.0, 5.0, 6.0, 7.0)
+    assert (t.median, t.best) == (5.0, 3.0) and t.spread == pytest.approx(4 / 5)
+    assert str(t) == "5.00 s (median of 5, spread 80%)"
+
+
+def test_measure_sees_real_time():
+    t = measure(lambda: time.sleep(0.01), repeat=3, warmup=0)
+    assert t.best >= 0.009
 
 
 @pytest.mark.parametrize("kw", [{"repeat": 0}, {"warmup": -1}])
@@ -50,17 +64,3 @@ def test_confusion_matrix_bad_labels():
         confusion_matrix(np.array([0, 1]), np.array([1]), num_classes=3)
 
 
-def test_results_round_trip(tmp_path, monkeypatch):
-    monkeypatch.setattr(results, "results_dir", lambda: tmp_path)
-    name = results.save_results("demo", acc=np.float32(0.5), times=[1, 2])
-    assert name == "results/demo.json"
-    assert json.loads((tmp_path / "demo.json").read_text()) == {"acc": 0.5, "times": [1, 2]}
-    assert results.load_results("demo")["times"] == [1, 2]
-
-
-def test_results_refuse_nan_and_missing(tmp_path, monkeypatch):
-    monkeypatch.setattr(results, "results_dir", lambda: tmp_path)
-    with pytest.raises(ValueError, match="result 'acc' must be a finite number"):
-        results.save_results("demo", acc=float("nan"))
-    with pytest.raises(FileNotFoundError, match="execute the 'nothing' chapter first"):
-        results.load_results("nothing")

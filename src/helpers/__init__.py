@@ -10,9 +10,11 @@ One module per part of the book, so a reader can guess where a function lives:
 - ``helpers.timing``: warm-up, repeat, median.
 - ``helpers.plots``: the book's figures.
 - ``helpers.metrics``: confusion matrix and the most-confused pairs.
-- ``helpers.training``: training recipes, the input pipeline, timed fits (chapter 6).
+- ``helpers.training``: the one trainer (``train``), recipes, the input pipeline, schedules.
 - ``helpers.throughput``: images per second, in this process or a fresh one (chapter 6).
-- ``helpers.results``: the headline numbers each chapter writes for the conclusion.
+- ``helpers.results``: ``Recorder``, the one call that records a headline number (glue for
+  the prose, ``results/<chapter>.json`` with provenance for the conclusion).
+- ``helpers.show``: a helper's source rendered on the page (``show_source``).
 - ``helpers.scratch``: convolution, pooling, activations and losses from scratch in NumPy.
 
 TensorFlow is imported lazily (only by the modules that need it), so ``import helpers``

@@ -133,6 +133,18 @@ def cpu_info() -> CpuInfo:
     return CpuInfo(model=model, cores=cores, flags=flags, vendor=vendor, family=family, clock_mhz=clock)
 
 
+def memory_gib() -> float | None:
+    """Return the machine's total memory in GiB (one decimal), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def environment_line() -> str:
     """Return one line naming TensorFlow, Keras and NumPy versions, the CPU and any GPU."""
     tf = import_tensorflow()

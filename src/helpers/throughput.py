@@ -9,6 +9,7 @@ measures them in a fresh Python process: ``python -m helpers.throughput --intra 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -47,8 +48,19 @@ def train_throughput(build: Callable[[], object], x, y, batch_size: int, steps: 
     return statistics.median(rates)
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) this process has used so far, over all its threads."""
+    t = os.times()
+    return t.user + t.system
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Command line: set thread counts, then print one line ``images_per_s=<float>``."""
+    """Command line: set thread counts, then print one line of ``key=value`` pairs.
+
+    ``intra_op_threads`` and ``inter_op_threads`` are read back from TensorFlow after
+    setting them; ``cpu_per_wall`` is the CPU seconds the measurement used per wall-clock
+    second (about the number of cores kept busy); ``images_per_s`` is the throughput.
+    """
     parser = argparse.ArgumentParser(description="Training throughput of an MNIST model")
     parser.add_argument("--intra", type=int, default=0, help="intra-op threads (0: TensorFlow's default)")
     parser.add_argument("--inter", type=int, default=0, help="inter-op threads (0: TensorFlow's default)")
@@ -75,16 +87,22 @@ def main(argv: list[str] | None = None) -> None:
     data = load_mnist(normalize=True, channel_axis=True)
     n = args.batch * 8
     build = getattr(models, args.model)
+    cpu0, wall0 = cpu_seconds(), time.perf_counter()
     rate = train_throughput(build, data.x_train[:n], data.y_train[:n], args.batch, args.steps,
                             jit_compile=args.jit)
-    print(f"images_per_s={rate:.1f}")
+    busy = (cpu_seconds() - cpu0) / (time.perf_counter() - wall0)
+    print(f"intra_op_threads={tf.config.threading.get_intra_op_parallelism_threads()} "
+          f"inter_op_threads={tf.config.threading.get_inter_op_parallelism_threads()} "
+          f"cpu_per_wall={busy:.2f} images_per_s={rate:.1f}")
 
 
 def throughput_in_subprocess(intra: int = 0, inter: int = 0, model: str = "mnist_cnn", batch: int = 128,
                              steps: int = 60, jit_compile: bool = False, deterministic: bool = True,
-                             timeout: float = 600) -> float:
+                             timeout: float = 600, details: bool = False) -> float | dict[str, float]:
     """Run :func:`main` in a fresh Python process with the given settings; return images/s.
 
+    With ``details=True``, return everything the process reported: ``images_per_s``, the
+    thread counts TensorFlow really used, and ``cpu_per_wall`` (cores kept busy).
     Keras silently turns ``jit_compile=True`` off while TensorFlow's op determinism is on, so
     measure XLA with ``deterministic=False`` (and its baseline likewise).
     """
@@ -93,10 +111,14 @@ def throughput_in_subprocess(intra: int = 0, inter: int = 0, model: str = "mnist
     cmd += ["--jit"] if jit_compile else []
     cmd += [] if deterministic else ["--nondeterministic"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    lines = [line for line in out.stdout.splitlines() if line.startswith("images_per_s=")]
+    lines = [line for line in out.stdout.splitlines() if "images_per_s=" in line]
     if out.returncode != 0 or not lines:
         raise RuntimeError(f"throughput subprocess failed (exit {out.returncode}): {out.stderr[-500:]}")
-    return float(lines[-1].split("=", 1)[1])
+    report = {k: float(v) for k, v in (pair.split("=", 1) for pair in lines[-1].split())}
+    for name, asked in (("intra_op_threads", intra), ("inter_op_threads", inter)):
+        if report[name] != asked:
+            raise RuntimeError(f"asked for {name}={asked}, TensorFlow used {report[name]:g}")
+    return report if details else report["images_per_s"]
 
 
 if __name__ == "__main__":

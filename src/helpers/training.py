@@ -1,23 +1,35 @@
-"""Training recipes, timed the same way everywhere.
+"""The book's one trainer, its recipes, the input pipeline and the learning-rate schedules.
 
-The input pipeline, the learning-rate schedule, and a fit that measures its own wall time
-and, optionally, test accuracy over time.
+Every model the book trains goes through :func:`train`: it takes the model (or a function
+that builds it), the data and a :class:`Recipe` (optimizer, learning rate and schedule,
+batch, epochs, loss, precision), compiles and fits, and returns a :class:`Trained` with
+the model, its history and its timing. Hooks cover what later chapters need: data
+augmentation in the input pipeline, a ``tf.distribute`` strategy, callbacks, a custom
+loss, mixed precision, and a custom training step (adversarial training).
 
-Used by chapter 6 ("Faster") and ``benchmarks/time_to_accuracy.py``.
+:func:`run_recipe` is chapter 6's shorthand: seed, build the recipe's own model, train,
+evaluate. ``benchmarks/time_to_accuracy.py`` uses it too.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+# ---------------------------------------------------------------------------------------
+# Input pipeline and schedules
+# ---------------------------------------------------------------------------------------
+
 
 def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int = 0, shuffle: bool = True,
-                 cache: bool = False):
+                 cache: bool = False, augment: Callable | None = None, num_classes: int | None = None):
     """Return a ``tf.data`` pipeline over in-memory arrays: shuffle, batch, gather, prefetch.
 
     ``x: (N, H, W, C)`` float32, ``y: (N,)`` integer labels. Each epoch the *indices* 0..N-1
@@ -26,28 +38,46 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int = 0, s
     shuffle buffer small (N integers rather than N images), so refilling it between epochs
     costs almost nothing. ``cache=True`` caches the gathered batches of the first epoch
     (and so repeats its order); it pays only when producing a batch is costly.
+
+    ``augment``: a function from a batch of images ``(B, H, W, C)`` to a batch of the same
+    shape (TensorFlow ops, or Keras preprocessing layers), applied to every batch after
+    gathering: a fresh random transformation each epoch. ``num_classes``: if given, labels
+    are one-hot encoded (for losses with label smoothing).
     """
     import tensorflow as tf
 
     _check_batch(batch_size, len(x))
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be callable, got {type(augment).__name__}")
+    if augment is not None and cache:
+        raise ValueError("cache=True would freeze the first epoch's augmentation; use one or the other")
     images, labels = tf.constant(x), tf.constant(y)
     # Autotuning off: its background thread can hold up the end of `fit` by seconds while
     # the iterator is torn down (measured in chapter 6), which would land on the clock.
     ds = tf.data.Dataset.range(len(x))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
+
+    def gather(i):
+        xb, yb = tf.gather(images, i), tf.gather(labels, i)
+        if num_classes is not None:
+            yb = tf.one_hot(tf.cast(yb, tf.int32), num_classes)
+        return xb, yb
+
+    ds = ds.batch(batch_size).map(gather)
     if cache:
         ds = ds.cache()
+    if augment is not None:
+        ds = ds.map(lambda xb, yb: (augment(xb), yb))
     opts = tf.data.Options()
     opts.autotune.enabled = False
     return ds.prefetch(2).with_options(opts)
 
 
 def _check_batch(batch_size: int, n: int) -> None:
-    if not isinstance(batch_size, int) or not 1 <= batch_size <= n:
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= n:
         raise ValueError(f"batch_size must be an integer in [1, {n}], got {batch_size!r}")
 
 
@@ -76,82 +106,48 @@ def one_cycle(peak_lr: float, total_steps: int, warmup_fraction: float = 0.2, fi
     )
 
 
-@dataclass
-class TrainRun:
-    """What one timed training run produced."""
+# ---------------------------------------------------------------------------------------
+# Recipes
+# ---------------------------------------------------------------------------------------
 
-    seconds: float
-    epochs: float
-    test_accuracy: float | None = None
-    #: (training seconds so far, test accuracy) at the end of each epoch, if tracked
-    curve: list[tuple[float, float]] = field(default_factory=list)
-    history: dict[str, list[float]] = field(default_factory=dict)
-
-
-def test_accuracy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 2000) -> float:
-    """Fraction of ``x`` the model classifies as ``y`` (argmax of its outputs)."""
-    pred = model.predict(x, batch_size=batch_size, verbose=0).argmax(axis=1)
-    return float((pred == y).mean())
-
-
-def _curve_callback(x_test, y_test, clock):
-    import keras
-
-    class TimeToAccuracy(keras.callbacks.Callback):
-        """Record test accuracy at each epoch end, with the evaluation kept off the clock."""
-
-        def on_epoch_end(self, epoch, logs=None):
-            clock["train"] += time.perf_counter() - clock["start"]
-            acc = test_accuracy(self.model, x_test, y_test)
-            clock["curve"].append((clock["train"], acc))
-            clock["start"] = time.perf_counter()
-
-    return TimeToAccuracy()
-
-
-def timed_fit(model, x, y=None, *, epochs: int, batch_size: int | None = None, test=None,
-              track_curve: bool = False, **fit_kwargs) -> TrainRun:
-    """Fit ``model`` and time the training alone.
-
-    ``x``/``y`` as for ``model.fit`` (arrays, or a ``tf.data.Dataset`` in ``x`` with
-    ``y=None``). ``test=(x_test, y_test)`` adds the final test accuracy; with
-    ``track_curve=True`` also the accuracy after each epoch, timed without the evaluations.
-    The model must already be compiled; the first call of a fresh model includes tracing,
-    which is part of what a user waits for, so it is included.
-    """
-    if test is None and track_curve:
-        raise ValueError("track_curve=True needs test=(x_test, y_test)")
-    clock = {"train": 0.0, "start": 0.0, "curve": []}
-    callbacks = list(fit_kwargs.pop("callbacks", []))
-    if track_curve:
-        callbacks.append(_curve_callback(*test, clock))
-    clock["start"] = start = time.perf_counter()
-    hist = model.fit(x, y, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=0, **fit_kwargs)
-    seconds = clock["train"] if track_curve else time.perf_counter() - start
-    acc = test_accuracy(model, *test) if test is not None else None
-    return TrainRun(seconds=seconds, epochs=epochs, test_accuracy=acc, curve=clock["curve"],
-                    history={k: [float(v) for v in vals] for k, vals in hist.history.items()})
+#: The optimizers a recipe can name (chapter 7 writes each update rule from scratch).
+OPTIMIZERS = ("adam", "adamw", "sgd", "momentum")
+#: The learning-rate schedules a recipe can name.
+SCHEDULES = ("constant", "one_cycle", "cosine")
 
 
 @dataclass(frozen=True)
 class Recipe:
     """Everything that decides how a model is trained, so two recipes can be compared knob by knob.
 
-    ``model``: ``"mnist_cnn"`` or ``"fast_cnn"`` (see :mod:`helpers.models`; ``width`` and
-    ``batch_norm`` configure ``fast_cnn``);
-    ``schedule``: ``"constant"`` or ``"one_cycle"``; ``pipeline``: ``"arrays"`` (NumPy arrays
-    handed to ``fit``) or ``"tf.data"`` (:func:`make_dataset`); ``validation_split``: the
-    fraction Keras holds out for per-epoch validation (0 for none). Every recipe trains on the
-    same images: the first ``train_fraction`` of the training set. ``epochs`` may be a
-    multiple of 0.5 with the ``tf.data`` pipeline (e.g. 1.5: one and a half passes).
+    How to optimize: ``optimizer`` (one of :data:`OPTIMIZERS`; ``"momentum"`` is SGD with
+    momentum 0.9), ``peak_lr``, ``schedule`` (``"constant"``; ``"one_cycle"``: a warm-up
+    over the first ``warmup_fraction`` of the steps, then cosine decay, see
+    :func:`one_cycle`; ``"cosine"``: cosine decay from the start), ``weight_decay``
+    (decoupled, for ``"adamw"`` and the SGD variants), ``label_smoothing``, ``batch_size``,
+    ``epochs`` (a multiple of 0.5 with the ``tf.data`` pipeline: 1.5 is one and a half
+    passes), ``steps_per_execution`` (training steps per call into the compiled graph),
+    ``jit_compile`` (XLA), ``precision`` (a Keras dtype policy: ``"float32"`` or
+    ``"mixed_bfloat16"``), ``pipeline`` (``"arrays"``: NumPy arrays handed to ``fit``, or
+    ``"tf.data"``: :func:`make_dataset`).
+
+    Used by :func:`run_recipe` only (ignored by :func:`train`, which is given its model and
+    data): ``model`` (``"mnist_cnn"`` or ``"fast_cnn"``, see :mod:`helpers.models`; ``width``
+    and ``batch_norm`` configure ``fast_cnn``), ``train_fraction`` (the first fraction of the
+    training images to train on; the rest is the validation split) and ``validation_split``
+    (a fraction Keras holds out itself, as the original text does; 0 for none).
     """
 
     name: str
     model: str = "mnist_cnn"
     batch_size: int = 32
     epochs: float = 5
+    optimizer: str = "adam"
     peak_lr: float = 1e-3
     schedule: str = "constant"
+    warmup_fraction: float = 0.2
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
     pipeline: str = "arrays"
     steps_per_execution: int = 1
     validation_split: float = 0.0
@@ -161,8 +157,36 @@ class Recipe:
     width: int = 16
     #: ``fast_cnn`` only: BatchNormalization after each convolution
     batch_norm: bool = False
-    #: Keras dtype policy for the model: ``"float32"`` or ``"mixed_bfloat16"``
     precision: str = "float32"
+
+    def __post_init__(self):
+        """Check every field, naming the one that is wrong."""
+        _one_of("optimizer", self.optimizer, OPTIMIZERS)
+        _one_of("schedule", self.schedule, SCHEDULES)
+        _one_of("pipeline", self.pipeline, ("arrays", "tf.data"))
+        _one_of("precision", self.precision, ("float32", "mixed_bfloat16"))
+        if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool) or self.batch_size < 1:
+            raise ValueError(f"recipe.batch_size must be a positive integer, got {self.batch_size!r}")
+        if not self.peak_lr > 0:
+            raise ValueError(f"recipe.peak_lr must be > 0, got {self.peak_lr!r}")
+        if not (self.epochs > 0 and float(2 * self.epochs).is_integer()):
+            raise ValueError(f"recipe.epochs must be a positive multiple of 0.5, got {self.epochs!r}")
+        if self.pipeline == "arrays" and not float(self.epochs).is_integer():
+            raise ValueError(f"recipe.epochs must be whole with the 'arrays' pipeline, got {self.epochs!r}")
+        for name in ("weight_decay", "label_smoothing", "validation_split", "warmup_fraction"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"recipe.{name} must be in [0, 1), got {value!r}")
+        if not 0.0 < self.train_fraction <= 1.0:
+            raise ValueError(f"recipe.train_fraction must be in (0, 1], got {self.train_fraction!r}")
+        if not isinstance(self.steps_per_execution, int) or self.steps_per_execution < 1:
+            raise ValueError(f"recipe.steps_per_execution must be an integer >= 1, "
+                             f"got {self.steps_per_execution!r}")
+
+
+def _one_of(name: str, value: Any, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ValueError(f"recipe.{name} must be one of {list(allowed)}, got {value!r}")
 
 
 #: The original text's recipe: Adam 1e-3, batch 32, 5 epochs, 10% held out for validation.
@@ -174,10 +198,70 @@ FAST = Recipe("fast", model="fast_cnn", batch_size=128, epochs=1.5, peak_lr=1e-2
               schedule="one_cycle", pipeline="tf.data", steps_per_execution=8)
 
 
+def steps_per_epoch(recipe: Recipe, n_train: int) -> int:
+    """Optimizer steps in one pass over ``n_train`` images (after Keras' own validation split)."""
+    return -(-int(n_train * (1 - recipe.validation_split)) // recipe.batch_size)
+
+
+def fit_plan(recipe: Recipe, n_train: int) -> tuple[int, int | None]:
+    """How ``fit`` is called for ``recipe``: ``(fit epochs, steps per fit epoch or None)``.
+
+    Whole epochs are passes over the data (``None``: Keras counts the batches). Half epochs
+    run as chunks of half a pass over a repeated dataset, each of a number of steps that is a
+    multiple of ``steps_per_execution``: Keras 3 rounds a chunk up to such a multiple on a
+    repeated dataset (measured: 21 steps per epoch with 8 steps per execution ran 24), so
+    the plan rounds it down itself and the schedule counts the steps that really run.
+    """
+    if float(recipe.epochs).is_integer():
+        return int(recipe.epochs), None
+    chunks = round(2 * recipe.epochs)
+    per_chunk = round(steps_per_epoch(recipe, n_train) * recipe.epochs) // chunks
+    spe = recipe.steps_per_execution
+    return chunks, max(spe, per_chunk // spe * spe)
+
+
 def total_steps(recipe: Recipe, n_train: int) -> int:
-    """Return the optimizer steps ``recipe`` takes on ``n_train`` images (batches per epoch x epochs)."""
-    per_epoch = -(-int(n_train * (1 - recipe.validation_split)) // recipe.batch_size)
-    return round(per_epoch * recipe.epochs)
+    """Return the optimizer steps ``recipe`` takes on ``n_train`` images (see :func:`fit_plan`)."""
+    epochs, per_epoch = fit_plan(recipe, n_train)
+    return epochs * (per_epoch if per_epoch is not None else steps_per_epoch(recipe, n_train))
+
+
+def learning_rate(recipe: Recipe, n_train: int):
+    """Return the recipe's learning rate: a float (constant) or a Keras schedule over its steps."""
+    import keras
+
+    steps = max(2, total_steps(recipe, n_train))
+    if recipe.schedule == "one_cycle":
+        return one_cycle(recipe.peak_lr, steps, warmup_fraction=recipe.warmup_fraction)
+    if recipe.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(recipe.peak_lr, steps, alpha=0.01)
+    return recipe.peak_lr
+
+
+def make_optimizer(recipe: Recipe, n_train: int):
+    """Build the Keras optimizer the recipe names, with its learning rate or schedule."""
+    import keras
+
+    lr = learning_rate(recipe, n_train)
+    wd = recipe.weight_decay or None
+    if recipe.optimizer == "adam":
+        if wd:
+            raise ValueError("recipe.weight_decay needs optimizer 'adamw' "
+                             "(Adam's own decay is L2, not decoupled)")
+        return keras.optimizers.Adam(lr)
+    if recipe.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=recipe.weight_decay)
+    momentum = 0.9 if recipe.optimizer == "momentum" else 0.0
+    return keras.optimizers.SGD(lr, momentum=momentum, weight_decay=wd)
+
+
+def make_loss(recipe: Recipe):
+    """Cross-entropy from logits; with label smoothing, the one-hot form (labels are one-hot then)."""
+    import keras
+
+    if recipe.label_smoothing:
+        return keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=recipe.label_smoothing)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
 def model_for(recipe: Recipe):
@@ -191,80 +275,250 @@ def model_for(recipe: Recipe):
     raise ValueError(f"recipe.model must be one of ['fast_cnn', 'mnist_cnn'], got {recipe.model!r}")
 
 
-def build_for(recipe: Recipe, n_train: int):
-    """Build and compile the model ``recipe`` asks for, for ``n_train`` training images."""
+# ---------------------------------------------------------------------------------------
+# The trainer
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Trained:
+    """What :func:`train` returns.
+
+    ``seconds``: wall time of training alone (tracing included, since a user waits for
+    it; per-epoch validation excluded). ``epoch_seconds``: cumulative training seconds at
+    the end of each epoch. ``history``: Keras' per-epoch logs (``loss``, ``accuracy``,
+    ``val_loss``, ``val_accuracy`` ...). ``eval_seconds``: time spent on validation.
+    """
+
+    model: Any
+    history: dict[str, list[float]]
+    seconds: float
+    epoch_seconds: list[float] = field(default_factory=list)
+    eval_seconds: float = 0.0
+
+    def curve(self, metric: str = "val_accuracy") -> list[tuple[float, float]]:
+        """``[(training seconds so far, metric), ...]`` per epoch: a time-to-accuracy curve."""
+        if metric not in self.history:
+            raise ValueError(f"metric must be one of {sorted(self.history)}, got {metric!r}")
+        return list(zip(self.epoch_seconds, self.history[metric], strict=True))
+
+
+def _clock_callback(clock: dict, log: bool, epochs: float, fit_epochs: int):
     import keras
 
-    model = model_for(recipe)
-    if recipe.schedule not in ("constant", "one_cycle"):
-        raise ValueError(f"recipe.schedule must be 'constant' or 'one_cycle', got {recipe.schedule!r}")
-    steps = total_steps(recipe, n_train)
-    lr = one_cycle(recipe.peak_lr, steps) if recipe.schedule == "one_cycle" else recipe.peak_lr
-    model.compile(
-        optimizer=keras.optimizers.Adam(lr),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-        steps_per_execution=recipe.steps_per_execution,
-        jit_compile=recipe.jit_compile,
-    )
-    return model
+    class Clock(keras.callbacks.Callback):
+        """Time each epoch with validation kept off the clock; print one line per epoch if asked."""
+
+        def on_test_begin(self, logs=None):
+            clock["test_start"] = time.perf_counter()
+
+        def on_test_end(self, logs=None):
+            clock["eval"] += time.perf_counter() - clock["test_start"]
+
+        def on_epoch_end(self, epoch, logs=None):
+            elapsed = time.perf_counter() - clock["start"] - clock["eval"]
+            clock["epochs"].append(elapsed)
+            if log:
+                done = (epoch + 1) * epochs / fit_epochs
+                parts = [f"epoch {done:g}/{epochs:g}", f"{elapsed:6.1f} s"]
+                parts += [f"{k} {v:.4f}" for k, v in (logs or {}).items() if k != "learning_rate"]
+                print("  ".join(parts), flush=True)
+
+    return Clock()
 
 
-def run_recipe(recipe: Recipe, data, seed: int = 0, track_curve: bool = False) -> TrainRun:
-    """Seed, build and train ``recipe`` on ``data`` (a :class:`helpers.data.Mnist`, NHWC float32).
+def keras_train_step(model, data):
+    """Keras' own training step for ``model`` on one batch: what a custom step calls after its own work.
 
-    Trains on the first ``recipe.train_fraction`` of ``data.x_train`` and reports accuracy
-    on the full ``data.x_test``. Returns a :class:`TrainRun` with the training seconds.
+    A custom ``train_step`` for :func:`train` has the signature ``step(model, data) -> logs``;
+    adversarial training, for example, replaces the images of ``data`` by attacked ones and
+    then returns ``keras_train_step(model, (x_adv, y))``.
     """
+    return type(model).train_step(model, data)
+
+
+def train(
+    model,
+    x,
+    y=None,
+    recipe: Recipe | None = None,
+    *,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    augment: Callable | None = None,
+    strategy=None,
+    callbacks: Sequence = (),
+    loss=None,
+    metrics: Sequence = ("accuracy",),
+    train_step: Callable | None = None,
+    seed: int = 0,
+    log: bool = False,
+) -> Trained:
+    """Compile and fit ``model`` with ``recipe``; return the model, its history and its timing.
+
+    Args:
+        model: an uncompiled Keras model, or a function of no arguments that builds one. Pass
+            a function when using ``strategy`` or a mixed precision recipe: the model must be
+            created inside the strategy's scope and under the dtype policy, which :func:`train`
+            sets up (and, for a function, it also clears the Keras session and seeds first,
+            so the same seed gives the same initial weights).
+        x: training images ``(N, H, W, C)`` float32.
+        y: training labels ``(N,)``, integer classes.
+        recipe: the :class:`Recipe` (optimizer, schedule, batch, epochs, loss, precision ...).
+        validation: ``(x_val, y_val)`` evaluated after each epoch, off the training clock.
+        augment: a function on a batch of images, applied in the input pipeline
+            (the ``tf.data`` pipeline is used whenever this is given).
+        strategy: a ``tf.distribute`` strategy; the model is built and compiled in its scope,
+            the global batch is ``recipe.batch_size``, split across its replicas.
+        callbacks: extra Keras callbacks.
+        loss: a Keras loss to use instead of the recipe's cross-entropy from logits.
+        metrics: Keras metrics to track.
+        train_step: a custom step ``step(model, data) -> logs`` (see :func:`keras_train_step`).
+        seed: seeds Python, NumPy and TensorFlow (initial weights, shuffling, dropout).
+        log: print one short line per epoch (time, loss, metrics), never a progress bar.
+
+    Returns:
+        :class:`Trained`.
+
+    """
+    import contextlib
+
     import keras
 
     from helpers.env import seed_everything
 
-    if recipe.pipeline not in ("arrays", "tf.data"):
-        raise ValueError(f"recipe.pipeline must be 'arrays' or 'tf.data', got {recipe.pipeline!r}")
-    whole = float(recipe.epochs).is_integer()
-    if not (recipe.epochs > 0 and (float(2 * recipe.epochs).is_integer())):
-        raise ValueError(f"recipe.epochs must be a positive multiple of 0.5, got {recipe.epochs!r}")
+    recipe = recipe if recipe is not None else Recipe("default")
+    if y is None or len(x) != len(y):
+        raise ValueError(f"x and y must be arrays of the same length, got {len(x)} and "
+                         f"{None if y is None else len(y)}")
+    if validation is not None and recipe.validation_split:
+        raise ValueError("give either validation=(x_val, y_val) or recipe.validation_split, not both")
+    built_here = callable(model) and not isinstance(model, keras.Model)
+    if not built_here and (strategy is not None or recipe.precision != "float32"):
+        raise ValueError("with a strategy or mixed precision, pass a function that builds the model "
+                         "(it must be created in the strategy's scope and under the dtype policy)")
+    if built_here:
+        keras.backend.clear_session()  # drop earlier models' graphs and state: each run starts clean
+        gc.collect()
+    seed_everything(seed)
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with scope:
+        if built_here:
+            keras.mixed_precision.set_global_policy(recipe.precision)
+            try:
+                model = model()
+            finally:
+                keras.mixed_precision.set_global_policy("float32")
+        one_hot = bool(recipe.label_smoothing)
+        model.compile(
+            optimizer=make_optimizer(recipe, len(x)),
+            loss=loss if loss is not None else make_loss(recipe),
+            metrics=list(metrics),
+            steps_per_execution=recipe.steps_per_execution,
+            jit_compile=recipe.jit_compile,
+        )
+    if train_step is not None:
+        model.train_step = functools.partial(train_step, model)
+
+    n_classes = int(model.output_shape[-1]) if one_hot else None
+    val = None
+    if validation is not None:
+        x_val, y_val = validation
+        val = (x_val, np.eye(n_classes, dtype=np.float32)[y_val] if one_hot else y_val)
+    use_data = recipe.pipeline == "tf.data" or augment is not None or one_hot
+    epochs, per_chunk = fit_plan(recipe, len(x))
+    # The clock starts before the data is converted or batched, so both pipelines pay for it
+    clock = {"start": time.perf_counter(), "eval": 0.0, "test_start": 0.0, "epochs": []}
+    cbs = [_clock_callback(clock, log, float(recipe.epochs), epochs), *callbacks]
+    fit_args: dict[str, Any] = {"validation_data": val, "callbacks": cbs, "verbose": 0}
+    if use_data:
+        if recipe.validation_split:
+            raise ValueError("recipe.validation_split works with the 'arrays' pipeline only; "
+                             "pass validation=(x_val, y_val)")
+        ds = make_dataset(x, y, recipe.batch_size, seed=seed, augment=augment, num_classes=n_classes)
+        if per_chunk is None:
+            hist = model.fit(ds, epochs=epochs, shuffle=False, **fit_args)
+        else:  # half epochs: repeat the data and count steps, in chunks of half an epoch
+            hist = model.fit(ds.repeat(), epochs=epochs, steps_per_epoch=per_chunk, shuffle=False, **fit_args)
+    else:
+        hist = model.fit(x, y, batch_size=recipe.batch_size, epochs=epochs,
+                         validation_split=recipe.validation_split, **fit_args)
+    seconds = clock["epochs"][-1] if clock["epochs"] else 0.0
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items() if k != "learning_rate"}
+    return Trained(model=model, history=history, seconds=seconds, epoch_seconds=list(clock["epochs"]),
+                   eval_seconds=clock["eval"])
+
+
+# ---------------------------------------------------------------------------------------
+# Chapter 6's shorthand
+# ---------------------------------------------------------------------------------------
+
+
+def run_recipe(recipe: Recipe, data, seed: int = 0, validate: bool = False, test: bool = True) -> TrainRun:
+    """Seed, build and train ``recipe``'s own model on ``data`` (a :class:`helpers.data.Mnist`).
+
+    Trains on the first ``recipe.train_fraction`` of ``data.x_train``. With ``validate=True``
+    the rest of the training images (the validation split) is evaluated after every epoch,
+    off the clock, giving :attr:`TrainRun.curve`. With ``test=True`` (the default) the
+    model is evaluated once on the full test set at the end: pass ``test=False`` while
+    choosing, so that choices are made on the validation split alone.
+    """
     n = int(len(data.x_train) * recipe.train_fraction)
     x, y = data.x_train[:n], data.y_train[:n]
-    keras.backend.clear_session()  # drop earlier models' graphs and state: each run starts clean
-    gc.collect()
-    seed_everything(seed)
-    if recipe.precision not in ("float32", "mixed_bfloat16"):
-        raise ValueError(f"recipe.precision must be 'float32' or 'mixed_bfloat16', got {recipe.precision!r}")
-    keras.mixed_precision.set_global_policy(recipe.precision)
-    try:
-        model = build_for(recipe, n)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    test = (data.x_test, data.y_test)
-    if recipe.pipeline == "tf.data":
-        ds = make_dataset(x, y, recipe.batch_size, seed=seed)  # shuffled by the pipeline itself
-        if whole:
-            return timed_fit(model, ds, epochs=int(recipe.epochs), test=test, track_curve=track_curve,
-                             shuffle=False)
-        # half epochs: repeat the data and count steps, in chunks of half an epoch
-        chunks = round(2 * recipe.epochs)
-        per_chunk = total_steps(recipe, n) // chunks
-        run = timed_fit(model, ds.repeat(), epochs=chunks, steps_per_epoch=per_chunk, test=test,
-                        track_curve=track_curve, shuffle=False)
-        return dataclasses.replace(run, epochs=recipe.epochs)
-    if not whole:
-        raise ValueError(f"recipe.epochs must be whole with the 'arrays' pipeline, got {recipe.epochs!r}")
-    return timed_fit(model, x, y, epochs=int(recipe.epochs), batch_size=recipe.batch_size, test=test,
-                     track_curve=track_curve, validation_split=recipe.validation_split)
+    validation = None
+    if validate:
+        if n == len(data.x_train):
+            raise ValueError("validate=True needs recipe.train_fraction < 1 "
+                             "(the rest is the validation split)")
+        validation = (data.x_train[n:], data.y_train[n:])
+    done = train(functools.partial(model_for, recipe), x, y, recipe, validation=validation, seed=seed)
+    acc = accuracy(done.model, data.x_test, data.y_test) if test else None
+    curve = done.curve("val_accuracy") if validate else []
+    return TrainRun(seconds=done.seconds, epochs=recipe.epochs, test_accuracy=acc, curve=curve,
+                    history=done.history, model=done.model)
 
 
-def warm_up(data, recipes: tuple[Recipe, ...] | None = None, steps: int = 20) -> None:
+def warm_up(data, recipes: tuple[Recipe, ...] | None = None, steps: int = 20) -> list[TrainRun]:
     """Train each recipe's model for a few steps, so one-time start-up costs hit no measured run.
 
     TensorFlow initialises its thread pools on first use, and oneDNN builds its kernels for
     each new combination of layer and batch shape; without a warm-up, whichever recipe runs
     first would pay for that. The measured runs still trace their own new models.
+    Returns the short runs.
     """
     recipes = recipes if recipes is not None else (ORIGINAL, FAST)
+    runs = []
     for recipe in recipes:
         n = min(len(data.x_train), recipe.batch_size * steps)
         short = dataclasses.replace(recipe, name="warm-up", epochs=1, validation_split=0.0,
                                     train_fraction=n / len(data.x_train))
-        run_recipe(short, data, seed=0)
+        runs.append(run_recipe(short, data, seed=0, test=False))
+    return runs
+
+
+# ---------------------------------------------------------------------------------------
+# Results of a run
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainRun:
+    """What one run of a :class:`Recipe` produced (see :func:`run_recipe`)."""
+
+    seconds: float
+    epochs: float
+    test_accuracy: float | None = None
+    #: (training seconds so far, validation accuracy) at the end of each epoch, if validated
+    curve: list[tuple[float, float]] = field(default_factory=list)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    model: Any = None
+
+
+def accuracy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 2000) -> float:
+    """Fraction of ``x`` the model classifies as ``y`` (argmax of its outputs).
+
+    ``x: (N, 28, 28, 1)``; ``y: (N,)`` integer labels. Works for logits and probabilities.
+    """
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    pred = model.predict(x, batch_size=batch_size, verbose=0).argmax(axis=1)
+    return float((pred == np.asarray(y)).mean())
