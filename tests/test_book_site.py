@@ -76,3 +76,25 @@ def test_recording_notebooks_maps_each_chapter_name_to_its_notebook(tmp_path):
     (folder / "05_mnist_model.ipynb").write_text(json.dumps({"cells": [md, cell]}))
     (folder / "broken.ipynb").write_text("{not json")
     assert recording_notebooks(folder) == {"mnist": "notebooks/05_mnist_model"}
+
+
+def test_provenance_nodes_list_machines_and_one_row_per_chapter():
+    from book_site import _provenance_nodes
+    from docutils import nodes
+
+    results = {"mnist": {"provenance": _prov(), "values": {"test_accuracy": 0.99}},
+               "faster": {"provenance": _prov(cpu="CPU B"), "values": {"speedup": 9.0, "epochs": 1.5}}}
+    out = _provenance_nodes(results, {"mnist": "notebooks/05_mnist_model"}, {"notebooks/05_mnist_model"},
+                            "book/machines", 2)
+    text = "".join(n.astext() for n in out)
+    assert "2 different machines" in text and "CPU A" in text and "CPU B" in text
+    rows = [r for n in out for r in n.findall(nodes.row)]
+    assert len(rows) == 3  # the header and one row per chapter
+
+
+@pytest.mark.parametrize("n_files, says", [(0, "holds no results file"), (3, "None of the 3 results files")])
+def test_provenance_nodes_say_why_nothing_is_shown(n_files, says):
+    from book_site import _provenance_nodes
+
+    out = _provenance_nodes({}, {}, set(), "book/machines", n_files)
+    assert says in "".join(n.astext() for n in out)

@@ -181,7 +181,7 @@ def _merge(app, env, docnames, other):
 
 
 def _provenance_nodes(results: dict[str, dict[str, Any]], docs: dict[str, str], found_docs,
-                      docname: str) -> list:
+                      docname: str, n_files: int) -> list:
     """Build the docutils nodes of the provenance section from loaded results files."""
     from docutils import nodes
     from sphinx.addnodes import pending_xref
@@ -203,7 +203,13 @@ def _provenance_nodes(results: dict[str, dict[str, Any]], docs: dict[str, str], 
 
     out: list = []
     if not results:
-        out.append(para("No chapter has recorded results yet: `results/` holds no results file."))
+        if n_files:
+            out.append(para(f"None of the {n_files} results files follows the schema of ",
+                            nodes.literal("results/README.md", "results/README.md"),
+                            ": re-execute the chapters (the build lists what is wrong with each)."))
+        else:
+            out.append(para("No chapter has recorded results yet: ", nodes.literal("results/", "results/"),
+                            " holds no results file."))
         return out
     groups = group_by_machine(results)
     lead = ("All published numbers were measured on one machine:" if len(groups) == 1 else
@@ -275,7 +281,8 @@ def setup(app):
             _docs_using(self.env, "provenance").add(self.env.docname)
             results: dict[str, dict[str, Any]] = {}
             warnings: list = []
-            for path in sorted(shipped_results_dir().glob("*.json")):
+            paths = sorted(shipped_results_dir().glob("*.json"))
+            for path in paths:
                 self.env.note_dependency(str(path))
                 try:
                     results[path.stem] = load_results(path.stem)
@@ -284,7 +291,8 @@ def setup(app):
                         f"results/{path.name} is not shown: {err}", line=self.lineno))
             docs = recording_notebooks(repo_root() / "notebooks")
             container = nodes.container(classes=["results-provenance"])
-            container.extend(_provenance_nodes(results, docs, self.env.found_docs, self.env.docname))
+            container.extend(_provenance_nodes(results, docs, self.env.found_docs, self.env.docname,
+                                                len(paths)))
             return [container, *warnings]
 
     app.add_directive("results-provenance", ResultsProvenance)

@@ -27,7 +27,7 @@ import pytest
 from browser_support import ROOT, ForeignRequests, chapter_notebooks
 
 sys.path.insert(0, str(ROOT / "tools"))
-from inline_eval import plain_text  # noqa: E402
+from inline_eval import expressions_in, plain_text  # noqa: E402
 
 CHAPTERS = chapter_notebooks()
 #: The two quickest chapters (about 10 s and 5 s of cell time on the 2-core machine).
@@ -60,7 +60,8 @@ def lab(tmp_path_factory):
     for path in CHAPTERS:
         shutil.copy2(path, tmp / "root" / "run" / path.name)
         nb = nbformat.read(path, as_version=4)
-        nb.metadata.pop("kernelspec", None)  # so JupyterLab starts no kernel for it
+        nb.metadata.pop("kernelspec", None)  # with no kernel or language named,
+        nb.metadata.pop("language_info", None)  # JupyterLab asks which kernel to start
         nbformat.write(nb, tmp / "root" / "read" / path.name)
     for name, values in SETTINGS.items():
         path = tmp / "settings" / name
@@ -121,16 +122,20 @@ RENDERED_JS = """() => {
     const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
     if (!w || !w.content || !w.context || !w.context.isReady) return false;
     const md = w.content.widgets.filter(c => c.model.type === 'markdown');
-    return md.length > 0 && md.every(c => c.rendered && c.node.querySelector('.jp-MarkdownOutput'));
+    return md.length > 0 && md.every(c => c.rendered && c.node.querySelector('.myst, .jp-MarkdownOutput'));
 }"""
 
-# Each markdown cell's rendered text (code blocks and KaTeX's hidden MathML left out).
+# Each markdown cell as rendered: by jupyterlab-myst (a `.myst` widget) or not, its text
+# (collapsed dropdowns included; code blocks and KaTeX's hidden MathML left out), its formulas.
 MARKDOWN_JS = """() => {
     const w = window.jupyterapp.shell.currentWidget;
     return w.content.widgets.filter(c => c.model.type === 'markdown').map(c => {
-        const copy = c.node.querySelector('.jp-MarkdownOutput').cloneNode(true);
+        const out = c.node.querySelector('.myst, .jp-MarkdownOutput');
+        const copy = out.cloneNode(true);
         copy.querySelectorAll('pre, .katex-mathml').forEach(e => e.remove());
-        return {text: copy.innerText, katex: c.node.querySelectorAll('.jp-MarkdownOutput .katex').length};
+        return {myst: out.classList.contains('myst'), text: copy.textContent,
+                katex: out.querySelectorAll('.katex').length,
+                codes: [...out.querySelectorAll('code')].map(e => e.textContent)};
     });
 }"""
 
@@ -163,11 +168,15 @@ def test_chapter_prose_renders_with_its_stored_numbers(context, lab, notebook):
     rendered = page.evaluate(MARKDOWN_JS)
     assert len(rendered) == len(cells), f"{len(rendered)} markdown cells shown, {len(cells)} in the file"
     for i, (cell, shown) in enumerate(zip(cells, rendered, strict=True)):
+        assert shown["myst"], f"{notebook.name}, markdown cell {i}: not rendered by jupyterlab-myst"
         text = shown["text"]
         for raw in ("{glue", "{eval", "```{", ":::{", "$$"):
             assert raw not in text, f"{notebook.name}, markdown cell {i}: raw {raw!r} in {text[:300]!r}"
         if "$" in cell.source.replace("\\$", ""):
             assert shown["katex"] > 0, f"{notebook.name}, markdown cell {i}: math not rendered"
+        # jupyterlab-myst shows an expression it has no stored value for as code
+        missing = [e for e in expressions_in(cell.source) if e in shown["codes"]]
+        assert not missing, f"{notebook.name}, markdown cell {i}: no stored value shown for {missing}"
         for item in cell.metadata.get("user_expressions", []):
             value = plain_text(item["result"])
             assert value in text, (f"{notebook.name}, markdown cell {i}: the stored value {value!r} of "
