@@ -185,7 +185,8 @@ def test_chapter_prose_renders_with_its_stored_numbers(context, lab, notebook):
     page.close()
 
 
-RUN_ALL_JS = """async () => {
+# Run every cell of the current notebook; wait (at most `limit` ms) for the kernel to finish.
+RUN_ALL_JS = """async (limit) => {
     const app = window.jupyterapp, w = app.shell.currentWidget;
     await w.sessionContext.ready;
     app.shell.activateById(w.id);
@@ -193,6 +194,9 @@ RUN_ALL_JS = """async () => {
     await app.commands.execute('notebook:run-all-cells');
     while (w.sessionContext.session?.kernel?.status !== 'idle'
            || [...w.node.querySelectorAll('.jp-InputArea-prompt')].some(p => p.innerText.includes('*'))) {
+        if (performance.now() - started > limit) {
+            return {timeout: true, status: w.sessionContext.session?.kernel?.status || 'none'};
+        }
         await new Promise(r => setTimeout(r, 500));
     }
     const cells = [];
@@ -203,14 +207,16 @@ RUN_ALL_JS = """async () => {
             type: o.output_type, name: o.name || null, ename: o.ename || null, evalue: o.evalue || null}));
         cells.push({count: cell.executionCount, tags, outputs});
     }
-    return {seconds: (performance.now() - started) / 1000, cells};
+    return {timeout: false, seconds: (performance.now() - started) / 1000, cells};
 }"""
 
 
 @pytest.mark.parametrize("name", RUN_ALL)
 def test_running_every_cell_of_a_chapter_raises_no_error(context, lab, name):
     page = _open(context, lab, f"run/{name}.ipynb")
-    result = page.evaluate(RUN_ALL_JS)
+    result = page.evaluate(RUN_ALL_JS, RUN_TIMEOUT_MS)
+    assert not result["timeout"], (f"{name}: cells still running after {RUN_TIMEOUT_MS / 1000:.0f} s "
+                                   f"(kernel {result['status']})")
     print(f"{name}: all cells run in JupyterLab in {result['seconds']:.1f} s")
     errors = [(i, o["ename"], o["evalue"]) for i, c in enumerate(result["cells"]) for o in c["outputs"]
               if o["type"] == "error" and "raises-exception" not in c["tags"]]
