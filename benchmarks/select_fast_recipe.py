@@ -10,7 +10,9 @@ run in order, each starting from the choices of the ones before:
 3. architecture: the seed model, the seed model without its dense head, 5x5 kernels,
    narrower and wider ``fast_cnn``, ``fast_cnn`` with the seed model's dense head;
 4. BatchNormalization, with its own peak learning rate (1, 2 and 4 times the chosen one);
-5. epochs: 1 to 3 for the best so far.
+5. epochs: 1, 1.5, 2 and 2.5 for the best so far, for BatchNormalization's most accurate
+   variant, and for every ``fast_cnn`` of stage 3 that costs fewer FLOPs than its choice
+   (a cheaper model trained longer may reach the target sooner).
 
 Stages 2 to 5, and the final choice over every candidate, use the rule of
 :func:`helpers.faster.pick`: the fastest candidate whose mean validation accuracy reaches
@@ -18,7 +20,7 @@ Stages 2 to 5, and the final choice over every candidate, use the rule of
 holds every run (seconds, validation accuracy per half epoch); chapter 6 plots it and
 re-applies the rule. The last line reads
 
-    selected=fast_w16_b128_e1.5 val_acc_mean=0.9903 seconds_mean=3.4 candidates=22 runs=66
+    selected=<name> val_acc_mean=<accuracy> seconds_mean=<s> candidates=<count> runs=<count>
 
 ``--quick`` trains two tiny candidates on a small slice with one seed (a smoke test: its
 numbers mean nothing) and writes ``fast_recipe_selection_quick.json``.
@@ -44,10 +46,11 @@ def main() -> None:
     args = parser.parse_args()
 
     setup(seed=0)
+    from helpers.cost import total_cost
     from helpers.data import load_mnist
     from helpers.faster import SELECTION_LOG, candidate_from_log, pick
     from helpers.paths import results_dir
-    from helpers.training import FAST, Recipe, run_recipe, warm_up
+    from helpers.training import FAST, Recipe, model_for, run_recipe, warm_up
 
     data = load_mnist(normalize=True, channel_axis=True)
     seeds = SEEDS
@@ -127,11 +130,18 @@ def main() -> None:
                                          variant(cur, width=8), variant(cur, width=16),
                                          variant(cur, width=24)])
         cur = recipe_of(best)
+        arch_winner, extra = cur, []
         if cur.model == "fast_cnn":
-            _, best = stage("batchnorm", [variant(cur)]
-                            + [variant(cur, batch_norm=True, peak_lr=cur.peak_lr * k) for k in (1, 2, 4)])
+            bn, best = stage("batchnorm", [variant(cur)]
+                             + [variant(cur, batch_norm=True, peak_lr=cur.peak_lr * k) for k in (1, 2, 4)])
             cur = recipe_of(best)
-        stage("epochs", [variant(cur, epochs=e) for e in (1, 1.5, 2, 2.5, 3)])
+            extra.append(recipe_of(max(bn[1:], key=lambda c: c.mean_val)))  # BatchNormalization's best
+        cost = total_cost(model_for(arch_winner)).flops
+        extra += [recipe_of(by_name[n]) for n in log["members"]["architecture"]
+                  if by_name[n].recipe["model"] == "fast_cnn"
+                  and total_cost(model_for(recipe_of(by_name[n]))).flops < cost]
+        todo = list(dict.fromkeys([cur, *extra]))
+        stage("epochs", [variant(r, epochs=e) for r in todo for e in (1, 1.5, 2, 2.5)])
         log["members"]["final"] = list(by_name)
         chosen = choose("final", list(by_name.values()))
 
