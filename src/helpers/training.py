@@ -197,10 +197,11 @@ def _one_of(name: str, value: Any, allowed: Sequence[str]) -> None:
 #: The original text's recipe: Adam 1e-3, batch 32, 5 epochs, 10% held out for validation.
 ORIGINAL = Recipe("original", validation_split=0.1, train_fraction=1.0)
 
-#: The book's fastest recipe (chapter 6): a cheaper model, batch 128, a one-cycle schedule
-#: with a 10x higher peak learning rate, 1.5 epochs, tf.data, 8 steps per call.
-FAST = Recipe("fast", model="fast_cnn", batch_size=128, epochs=1.5, peak_lr=1e-2,
-              schedule="one_cycle", pipeline="tf.data", steps_per_execution=8)
+#: The book's fast recipe (chapter 6), chosen on the validation split by
+#: ``benchmarks/select_fast_recipe.py``: the fastest candidate whose mean validation
+#: accuracy over three seeds reaches 0.990.
+FAST = Recipe("fast", model="fast_cnn", batch_size=128, epochs=2, peak_lr=0.01, schedule="one_cycle",
+              pipeline="tf.data", steps_per_execution=8, dense=64)
 
 
 def steps_per_epoch(recipe: Recipe, n_train: int) -> int:
