@@ -317,3 +317,38 @@ def test_partial_builders_are_builders():
     data = _tiny_data()
     done = train(functools.partial(fast_cnn, 2), data.x_train, data.y_train, SMALL)
     assert done.model.get_layer("conv1").filters == 2
+
+
+def test_fast_cnn_with_the_seed_models_head_is_the_seed_model():
+    from helpers.models import mnist_cnn
+
+    seed_like = fast_cnn(32, kernel=3, dense=64)
+    assert seed_like.count_params() == mnist_cnn().count_params() == 121_930
+    assert [type(layer).__name__ for layer in seed_like.layers] == \
+        [type(layer).__name__ for layer in mnist_cnn().layers]
+    head = (1600 * 64 + 64) + (64 * 10 + 10)  # Dense(64) and Dense(10) on 64 features
+    assert fast_cnn(32, kernel=3).count_params() == 121_930 - head + 1600 * 10 + 10
+    with pytest.raises(ValueError, match="dense must be an integer >= 0"):
+        fast_cnn(dense=-1)
+
+
+def test_model_for_passes_the_architecture_fields():
+    model = model_for(dataclasses.replace(FAST, width=8, kernel=3, dense=16))
+    assert model.get_layer("conv1").kernel_size == (3, 3) and model.get_layer("dense").units == 16
+
+
+def test_run_recipe_gives_a_curve_when_keras_holds_out_the_validation_split():
+    data = _tiny_data()
+    recipe = dataclasses.replace(ORIGINAL, epochs=2, batch_size=32)
+    run = run_recipe(recipe, data, seed=0, test=False)
+    assert [acc for _, acc in run.curve] == run.history["val_accuracy"] and len(run.curve) == 2
+
+
+def test_compile_and_fit_recipe_are_the_trainer():
+    from helpers.training import compile_recipe, fit_recipe
+
+    data = _tiny_data()
+    model = compile_recipe(_small(), SMALL, len(data.x_train))
+    assert model.optimizer.__class__.__name__ == "Adam" and model.loss.from_logits
+    hist = fit_recipe(model, data.x_train, data.y_train, SMALL, {"verbose": 0})
+    assert len(hist.history["loss"]) == 1
