@@ -352,3 +352,31 @@ def test_compile_and_fit_recipe_are_the_trainer():
     assert model.optimizer.__class__.__name__ == "Adam" and model.loss.from_logits
     hist = fit_recipe(model, data.x_train, data.y_train, SMALL, {"verbose": 0})
     assert len(hist.history["loss"]) == 1
+
+
+def _run_training_cell(tmp_path, monkeypatch, no_progress):
+    import nbformat
+    from nbclient import NotebookClient
+
+    if no_progress:
+        monkeypatch.setenv("CNN_BOOK_NO_PROGRESS", "1")
+    else:
+        monkeypatch.delenv("CNN_BOOK_NO_PROGRESS", raising=False)
+    code = ("from helpers.env import setup\ntf = setup(seed=0)\nimport numpy as np\n"
+            "from helpers.models import fast_cnn\nfrom helpers.training import Recipe, train\n"
+            "x = np.random.rand(256, 28, 28, 1).astype('float32'); y = np.arange(256) % 10\n"
+            "done = train(lambda: fast_cnn(4), x, y, Recipe('r', batch_size=8, epochs=2), log=True)")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return nb.cells[0].outputs
+
+
+def test_live_progress_only_when_interactive(tmp_path, monkeypatch):
+    quiet = _run_training_cell(tmp_path, monkeypatch, no_progress=True)
+    assert {o["output_type"] for o in quiet} == {"stream"}  # the setup line and two epoch lines
+    text = "".join(o["text"] for o in quiet if o["name"] == "stdout")
+    epochs = [line for line in text.splitlines() if line.startswith("epoch")]
+    assert [line.split()[1] for line in epochs] == ["1/2", "2/2"]
+    live = _run_training_cell(tmp_path, monkeypatch, no_progress=False)
+    displays = [o for o in live if o["output_type"] == "display_data"]
+    assert len(displays) == 1 and displays[0]["data"]["text/plain"] == ""  # cleared after the last epoch

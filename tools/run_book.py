@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all, in order)")
     args = parser.parse_args(argv)
     os.environ.pop("CNN_BOOK_OUTPUT", None)  # write into the repository, not a temporary folder
+    os.environ["CNN_BOOK_NO_PROGRESS"] = "1"  # stored outputs: one line per epoch, no live line
     paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
     total = 0.0
     for path in paths:

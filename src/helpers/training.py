@@ -313,11 +313,57 @@ class Trained:
         return list(zip(self.epoch_seconds, self.history[metric], strict=True))
 
 
-def _clock_callback(clock: dict, log: bool, epochs: float, fit_epochs: int):
+#: Set (to anything) to turn off the live progress line, as the book's own runs do: the
+#: notebooks then store one short line per epoch and nothing else.
+NO_PROGRESS_ENV = "CNN_BOOK_NO_PROGRESS"
+
+
+def live_progress_wanted() -> bool:
+    """Return True in an interactive notebook session, unless ``$CNN_BOOK_NO_PROGRESS`` is set.
+
+    ``tools/run_book.py`` and the tests set it, so stored outputs stay one line per epoch;
+    a reader running a chapter in JupyterLab sees a progress line updated in place.
+    """
+    import os
+
+    if os.environ.get(NO_PROGRESS_ENV):
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+class _LiveLine:
+    """One line of output updated in place (a notebook display), at most every ``every`` seconds."""
+
+    def __init__(self, every: float = 0.5):
+        from IPython.display import Pretty, display
+
+        self._pretty, self.every, self.last = Pretty, every, 0.0
+        self.handle = display(Pretty(""), display_id=True)
+
+    def show(self, text: str, force: bool = False) -> None:
+        now = time.perf_counter()
+        if force or now - self.last >= self.every:
+            self.handle.update(self._pretty(text))
+            self.last = now
+
+
+def _clock_callback(clock: dict, log: bool, epochs: float, fit_epochs: int, live: bool = False):
     import keras
 
     class Clock(keras.callbacks.Callback):
-        """Time each epoch with validation kept off the clock; print one line per epoch if asked."""
+        """Time each epoch with validation kept off the clock; print one line per epoch if asked.
+
+        With ``live``, a progress line (epoch, batch, seconds) is updated in place while an
+        epoch runs and cleared at its end.
+        """
+
+        def on_train_begin(self, logs=None):
+            self.line = _LiveLine() if live and log else None
 
         def on_test_begin(self, logs=None):
             clock["test_start"] = time.perf_counter()
@@ -325,9 +371,18 @@ def _clock_callback(clock: dict, log: bool, epochs: float, fit_epochs: int):
         def on_test_end(self, logs=None):
             clock["eval"] += time.perf_counter() - clock["test_start"]
 
+        def on_train_batch_end(self, batch, logs=None):
+            if self.line is not None:
+                steps = self.params.get("steps") or "?"
+                elapsed = time.perf_counter() - clock["start"] - clock["eval"]
+                self.line.show(f"epoch {len(clock['epochs']) + 1}/{fit_epochs}: batch {batch + 1}/{steps}, "
+                               f"{elapsed:.1f} s")
+
         def on_epoch_end(self, epoch, logs=None):
             elapsed = time.perf_counter() - clock["start"] - clock["eval"]
             clock["epochs"].append(elapsed)
+            if self.line is not None:
+                self.line.show("", force=True)
             if log:
                 done = (epoch + 1) * epochs / fit_epochs
                 parts = [f"epoch {done:g}/{epochs:g}", f"{elapsed:6.1f} s"]
@@ -419,7 +474,9 @@ def train(
         metrics: Keras metrics to track.
         train_step: a custom step ``step(model, data) -> logs`` (see :func:`keras_train_step`).
         seed: seeds Python, NumPy and TensorFlow (initial weights, shuffling, dropout).
-        log: print one short line per epoch (time, loss, metrics), never a progress bar.
+        log: print one short line per epoch (time, loss, metrics), never a progress bar; in
+            an interactive notebook, also a progress line updated in place during each epoch
+            (see :func:`live_progress_wanted`).
 
     Returns:
         :class:`Trained`.
@@ -467,7 +524,8 @@ def train(
         raise ValueError("recipe.validation_split works with the 'arrays' pipeline only; "
                          "pass validation=(x_val, y_val)")
     clock = {"start": 0.0, "eval": 0.0, "test_start": 0.0, "epochs": []}
-    cbs = [_clock_callback(clock, log, float(recipe.epochs), fit_plan(recipe, len(x))[0]), *callbacks]
+    cbs = [_clock_callback(clock, log, float(recipe.epochs), fit_plan(recipe, len(x))[0],
+                           live=live_progress_wanted()), *callbacks]
     fit_args: dict[str, Any] = {"validation_data": val, "callbacks": cbs, "verbose": 0}
     # The clock starts before the data is converted or batched, so both pipelines pay for it
     clock["start"] = time.perf_counter()
