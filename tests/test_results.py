@@ -14,7 +14,7 @@ def out(tmp_path, monkeypatch):
 
 
 def test_recorder_writes_values_with_provenance(out):
-    rec = Recorder("demo", seed=3, glue=False)
+    rec = Recorder("demo", seed=3)
     assert rec("test_accuracy", np.float32(0.5)) == np.float32(0.5)
     rec("train_seconds", 12.5)
     rec("fast_recipe", {"batch_size": 128, "epochs": 1.5})
@@ -28,8 +28,8 @@ def test_recorder_writes_values_with_provenance(out):
 
 
 def test_a_new_recorder_starts_the_file_afresh(out):
-    Recorder("demo", glue=False)("old_seconds", 1.0)
-    Recorder("demo", glue=False)("new_seconds", 2.0)
+    Recorder("demo")("old_seconds", 1.0)
+    Recorder("demo")("new_seconds", 2.0)
     assert json.loads((out / "results" / "demo.json").read_text())["values"] == {"new_seconds": 2.0}
 
 
@@ -52,13 +52,13 @@ def test_valid_names_pass(key, value):
 
 
 def test_recorder_refuses_nan_and_objects(out):
-    rec = Recorder("demo", glue=False)
+    rec = Recorder("demo")
     with pytest.raises(ValueError, match="result 'x_seconds' must be a finite number"):
         rec("x_seconds", float("nan"))
     with pytest.raises(TypeError, match="must be a number, string, list or dict"):
         rec("thing", object())
     with pytest.raises(ValueError, match="chapter must be a short snake_case name"):
-        Recorder("Bad Name", glue=False)
+        Recorder("Bad Name")
 
 
 def test_validate_results_names_what_is_missing():

@@ -12,8 +12,9 @@ One module per part of the book, so a reader can guess where a function lives:
 - ``helpers.metrics``: confusion matrix and the most-confused pairs.
 - ``helpers.training``: the one trainer (``train``), recipes, the input pipeline, schedules.
 - ``helpers.throughput``: images per second, in this process or a fresh one (chapter 6).
-- ``helpers.results``: ``Recorder``, the one call that records a headline number (glue for
-  the prose, ``results/<chapter>.json`` with provenance for the conclusion).
+- ``helpers.results``: ``Recorder``, the one call that records a headline number in
+  ``results/<chapter>.json`` with its provenance, for the conclusion.
+- ``helpers.summary``: the conclusion's table and trade-off plots, built from those files.
 - ``helpers.show``: a helper's source rendered on the page (``show_source``).
 - ``helpers.scratch``: convolution, pooling, activations and losses from scratch in NumPy.
 - ``helpers.deploy``: LiteRT conversion and ``DigitPredictor``, which checks its input (chapter 9).

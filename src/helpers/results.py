@@ -1,7 +1,6 @@
 """The headline numbers each chapter records, for its prose and for the conclusion.
 
-One call records a number: ``rec("test_accuracy", acc)`` glues the raw value under that
-name (the prose formats it: ``{glue:text}`test_accuracy:.2%```) and writes it to
+One call records a number: ``rec("test_accuracy", acc)`` writes it to
 ``results/<chapter>.json`` together with where it was measured (library versions, CPU,
 cores, git commit, seed, date). The conclusion chapter is built from these files, so its
 summary holds what the chapters measured when they last ran, not numbers typed into prose.
@@ -124,48 +123,35 @@ def provenance(seed: int | None) -> dict[str, Any]:
     }
 
 
-def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
-
-
 class Recorder:
-    """Record a chapter's headline numbers: glue each for the prose, write all to ``results/``.
+    """Record a chapter's headline numbers in ``results/<chapter>.json``.
 
     >>> rec = Recorder("mnist", seed=0)         # doctest: +SKIP
     >>> acc = rec("test_accuracy", 0.9904)     # doctest: +SKIP
 
     Creating a recorder starts ``results/<chapter>.json`` afresh (so no number from an
     earlier run survives), with the provenance of this run. Each call checks the name and
-    value (see the module docstring), adds them to the file, glues the value under the
-    same name when running in a notebook (scalars only), and returns the value unchanged.
+    value (see the module docstring), adds them to the file and returns the value unchanged,
+    so ``acc = rec("test_accuracy", evaluate(...))`` both records the number and keeps it
+    for the prose, which shows it with an inline expression (`` {eval}`f"{acc:.2%}"` ``).
     Under ``pytest`` the file goes to a temporary folder (see :mod:`helpers.paths`).
     """
 
-    def __init__(self, chapter: str, seed: int | None = 0, glue: bool | None = None):
+    def __init__(self, chapter: str, seed: int | None = 0):
         if not isinstance(chapter, str) or not _CHAPTER.match(chapter):
             raise ValueError(f"chapter must be a short snake_case name like 'mnist', got {chapter!r}")
         self.chapter = chapter
-        self.glue = _in_kernel() if glue is None else glue
         self.path = results_dir() / f"{chapter}.json"
         self.data: dict[str, Any] = {"schema": SCHEMA_VERSION, "chapter": chapter,
                                      "provenance": provenance(seed), "values": {}}
         self._write()
 
     def __call__(self, key: str, value: Any) -> Any:
-        """Record ``value`` under ``key`` (glue + file) and return ``value``."""
+        """Record ``value`` under ``key`` in the file and return ``value``."""
         plain = _plain(value, key)
         check_value(key, plain)
         self.data["values"][key] = plain
         self._write()
-        if self.glue and isinstance(plain, int | float | str | bool):
-            from myst_nb import glue
-
-            glue(key, plain, display=False)
         return value
 
     def _write(self) -> None:
