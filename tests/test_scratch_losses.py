@@ -271,13 +271,15 @@ def test_regression_loss_matches_keras(name, case):
     assert_close(ours_grad(y, y_hat, elementwise=True, **kwargs), ref_grad[..., 0], y_hat.dtype)
 
 
-def test_l1_and_l2_are_mae_and_mse():
-    assert (losses.l1, losses.l1_grad, losses.l2, losses.l2_grad) == (
-        losses.mae,
-        losses.mae_grad,
-        losses.mse,
-        losses.mse_grad,
-    )
+def test_l1_and_l2_by_hand():
+    # errors e = y_hat - y of -3, 0.5 and 2 in one example of three values
+    y, y_hat = np.array([[1.0, 0.0, -1.0]]), np.array([[-2.0, 0.5, 1.0]])
+    np.testing.assert_allclose(losses.l2(y, y_hat), [(9 + 0.25 + 4) / 3])
+    np.testing.assert_allclose(losses.l1(y, y_hat), [(3 + 0.5 + 2) / 3])
+    np.testing.assert_allclose(losses.l2_grad(y, y_hat), [[-6 / 3, 1 / 3, 4 / 3]])
+    np.testing.assert_allclose(losses.l1_grad(y, y_hat), [[-1 / 3, 1 / 3, 1 / 3]])
+    np.testing.assert_array_equal(losses.l2(y, y_hat, elementwise=True), [[9, 0.25, 4]])
+    np.testing.assert_array_equal(losses.l1_grad(y, y_hat, elementwise=True), [[-1, 1, 1]])
 
 
 def test_smooth_l1_by_hand():

@@ -169,11 +169,13 @@ def _windows(x_padded: np.ndarray, geometry: _Geometry) -> np.ndarray:
     """
     (kh, kw), (sh, sw) = geometry.window, geometry.stride
     (dh, dw), (h_out, w_out) = geometry.dilation, geometry.out
-    # sliding_window_view gives (N, H', W', C, KH_eff, KW_eff) for stride 1, no dilation;
-    # stride and dilation are then plain slicing steps.
-    view = sliding_window_view(x_padded, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(1, 2))
-    view = view[:, : (h_out - 1) * sh + 1 : sh, : (w_out - 1) * sw + 1 : sw, :, ::dh, ::dw]
-    return view.transpose(0, 1, 2, 4, 5, 3)
+    # Every window at stride 1 without dilation: (N, H', W', C, KH_eff, KW_eff).
+    k_eff = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    view = sliding_window_view(x_padded, k_eff, axis=(1, 2))
+    # Stride and dilation are then plain slicing steps.
+    rows, cols = slice(0, (h_out - 1) * sh + 1, sh), slice(0, (w_out - 1) * sw + 1, sw)
+    view = view[:, rows, cols, :, ::dh, ::dw]
+    return view.transpose(0, 1, 2, 4, 5, 3)  # (N, H_out, W_out, KH, KW, C)
 
 
 def _add_windows(
@@ -274,6 +276,19 @@ def _check_conv(
     return x, w, b, geometry
 
 
+def _check_conv_dy(
+    dy: ArrayLike, x: np.ndarray, w: np.ndarray, geometry: _Geometry
+) -> np.ndarray:
+    """Check that ``dy`` has ``x``'s dtype and the shape ``(N, H_out, W_out, C_out)``."""
+    dy = _float_array(dy, "dy", like=x)
+    expected = (x.shape[0], *geometry.out, w.shape[3])
+    if dy.shape != expected:
+        raise ValueError(
+            f"dy must have shape (N, H_out, W_out, C_out) = {expected}, got {dy.shape}"
+        )
+    return dy
+
+
 def conv2d(
     x: ArrayLike,
     w: ArrayLike,
@@ -328,7 +343,8 @@ def conv2d_naive(
     x, w, b, geometry = _check_conv(x, w, b, stride, padding, dilation)
     x_padded = _pad(x, geometry, 0.0)
     kh, kw, _, c_out = w.shape
-    (sh, sw), (dh, dw), (h_out, w_out) = geometry.stride, geometry.dilation, geometry.out
+    (sh, sw), (dh, dw) = geometry.stride, geometry.dilation
+    h_out, w_out = geometry.out
     y = np.zeros((x.shape[0], h_out, w_out, c_out), dtype=x.dtype)
     for i in range(h_out):
         for j in range(w_out):
@@ -364,19 +380,14 @@ def conv2d_backward(
     ("Convolution") derives these and checks them against TensorFlow.
     """
     x, w, _, geometry = _check_conv(x, w, None, stride, padding, dilation)
-    dy = _float_array(dy, "dy", like=x)
-    n = x.shape[0]
+    dy = _check_conv_dy(dy, x, w, geometry)
     kh, kw, c_in, c_out = w.shape
-    expected = (n, *geometry.out, c_out)
-    if dy.shape != expected:
-        raise ValueError(
-            f"dy must have shape (N, H_out, W_out, C_out) = {expected}, got {dy.shape}"
-        )
     x_padded = _pad(x, geometry, 0.0)
-    cols = _windows(x_padded, geometry).reshape(-1, kh * kw * c_in)
-    dy_rows = dy.reshape(-1, c_out)
+    cols = _windows(x_padded, geometry).reshape(-1, kh * kw * c_in)  # im2col, as forward
+    dy_rows = dy.reshape(-1, c_out)  # one row per output pixel
     dw = (cols.T @ dy_rows).reshape(w.shape)
     db = dy_rows.sum(axis=0)
-    d_cols = (dy_rows @ w.reshape(-1, c_out).T).reshape(n, *geometry.out, kh, kw, c_in)
-    dx = _unpad(_add_windows(d_cols, x_padded.shape, geometry), geometry)
+    d_cols = dy_rows @ w.reshape(-1, c_out).T  # the gradient of every window's copy
+    d_windows = d_cols.reshape(*dy.shape[:3], kh, kw, c_in)
+    dx = _unpad(_add_windows(d_windows, x_padded.shape, geometry), geometry)  # col2im
     return dx, dw, db

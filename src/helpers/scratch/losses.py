@@ -232,7 +232,9 @@ def cross_entropy(
     return 0 - np.sum(targets * log_p, axis=-1)  # 0 - x: no -0 for a zero loss
 
 
-def cross_entropy_grad(targets: ArrayLike, logits: ArrayLike, label_smoothing: float = 0.0) -> np.ndarray:
+def cross_entropy_grad(
+    targets: ArrayLike, logits: ArrayLike, label_smoothing: float = 0.0
+) -> np.ndarray:
     """Return the gradient of :func:`cross_entropy` (from logits) w.r.t. the logits.
 
     Shape ``(N, K)``, for targets and logits of shape ``(N, K)`` (chapter 4). With ``t``
@@ -294,7 +296,9 @@ def mae_grad(y: ArrayLike, y_hat: ArrayLike, elementwise: bool = False) -> np.nd
     return _last_axis_mean_grad(np.sign(y_hat - y), elementwise)
 
 
-def smooth_l1(y: ArrayLike, y_hat: ArrayLike, delta: float = 1.0, elementwise: bool = False) -> np.ndarray:
+def smooth_l1(
+    y: ArrayLike, y_hat: ArrayLike, delta: float = 1.0, elementwise: bool = False
+) -> np.ndarray:
     """Smooth L1 (Huber) loss averaged over the last axis (chapter 4).
 
     With ``e = y_hat - y``: ``0.5 * e**2`` where ``|e| <= delta``, else
@@ -308,7 +312,8 @@ def smooth_l1(y: ArrayLike, y_hat: ArrayLike, delta: float = 1.0, elementwise: b
     e = y_hat - y
     a = np.abs(e)
     d = y_hat.dtype.type(delta)
-    return _last_axis_mean(np.where(a <= d, 0.5 * e * e, d * (a - 0.5 * d)), elementwise)
+    per_element = np.where(a <= d, 0.5 * e * e, d * (a - 0.5 * d))
+    return _last_axis_mean(per_element, elementwise)
 
 
 def smooth_l1_grad(

@@ -69,7 +69,10 @@ def _window_counts(x: np.ndarray, geometry: _Geometry) -> np.ndarray:
 
 
 def max_pool2d(
-    x: ArrayLike, pool: IntOrPair = 2, stride: IntOrPair | None = None, padding: str = "valid"
+    x: ArrayLike,
+    pool: IntOrPair = 2,
+    stride: IntOrPair | None = None,
+    padding: str = "valid",
 ) -> np.ndarray:
     """Max pooling: the largest value of each window, channel by channel.
 
@@ -82,7 +85,10 @@ def max_pool2d(
 
 
 def avg_pool2d(
-    x: ArrayLike, pool: IntOrPair = 2, stride: IntOrPair | None = None, padding: str = "valid"
+    x: ArrayLike,
+    pool: IntOrPair = 2,
+    stride: IntOrPair | None = None,
+    padding: str = "valid",
 ) -> np.ndarray:
     """Average pooling: the mean of each window, channel by channel.
 
@@ -115,7 +121,7 @@ def max_pool2d_backward(
     x, geometry = _check_pool(x, pool, stride, padding)
     dy = _check_dy(dy, x, geometry)
     x_padded = _pad(x, geometry, -np.inf)
-    n, (h_out, w_out), (kh, kw), c = x.shape[0], geometry.out, geometry.window, x.shape[3]
+    (n, *_, c), (h_out, w_out), (kh, kw) = x.shape, geometry.out, geometry.window
     # Flatten each window row-major; argmax returns the first maximum on ties.
     flat = _windows(x_padded, geometry).reshape(n, h_out, w_out, kh * kw, c)
     winner = flat.argmax(axis=3)  # (N, H_out, W_out, C)
@@ -142,7 +148,9 @@ def avg_pool2d_backward(
     x, geometry = _check_pool(x, pool, stride, padding)
     dy = _check_dy(dy, x, geometry)
     share = dy / _window_counts(x, geometry)  # (N, H_out, W_out, C)
-    n, (h_out, w_out), (kh, kw), c = x.shape[0], geometry.out, geometry.window, x.shape[3]
-    d_windows = np.broadcast_to(share[:, :, :, None, None, :], (n, h_out, w_out, kh, kw, c))
-    padded_shape = (n, x.shape[1] + sum(geometry.pads[0]), x.shape[2] + sum(geometry.pads[1]), c)
+    (n, h, w, c), (h_out, w_out), (kh, kw) = x.shape, geometry.out, geometry.window
+    windows_shape = (n, h_out, w_out, kh, kw, c)
+    d_windows = np.broadcast_to(share[:, :, :, None, None, :], windows_shape)
+    (top, bottom), (left, right) = geometry.pads
+    padded_shape = (n, top + h + bottom, left + w + right, c)
     return _unpad(_add_windows(d_windows, padded_shape, geometry), geometry)
