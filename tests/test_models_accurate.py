@@ -23,6 +23,12 @@ def test_parameter_count_by_hand():
     assert plain.count_params() == 9 * 8 + 8 + 9 * 8 * 16 + 16 + 16 * 10 + 10
 
 
+def test_convs_per_stage():
+    model = accurate_cnn((4, 8, 16), convs=(1, 2, 3))
+    names = [layer.name for layer in model.layers if layer.name.startswith("conv")]
+    assert names == ["conv1_1", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3"]
+
+
 def test_stages_halve_the_image_and_output_logits():
     model = accurate_cnn((4, 8, 16), convs=1)
     assert tuple(model.get_layer("relu1_1").output.shape[1:]) == (28, 28, 4)
@@ -44,7 +50,8 @@ def test_dropout_placement(place, names):
 @pytest.mark.parametrize(("kw", "message"), [
     ({"widths": ()}, "widths must be a non-empty tuple of positive integers"),
     ({"widths": (8, 8, 8, 8)}, "at most 3 stages"),
-    ({"convs": 0}, "convs must be a positive integer, got 0"),
+    ({"convs": 0}, r"convs must be a positive integer or one per stage \(3\), got 0"),
+    ({"convs": (1, 2)}, r"one per stage \(3\), got \(1, 2\)"),
     ({"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
     ({"dropout_at": "everywhere"}, "dropout_at must be one of"),
     ({"dense": -1}, "dense must be a non-negative integer, got -1"),

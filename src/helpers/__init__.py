@@ -9,13 +9,17 @@ One module per part of the book, so a reader can guess where a function lives:
 - ``helpers.cost``: parameters and FLOPs per layer.
 - ``helpers.timing``: warm-up, repeat, median.
 - ``helpers.plots``: the book's figures.
-- ``helpers.metrics``: confusion matrix and the most-confused pairs.
+- ``helpers.metrics``: confusion matrix, the most-confused pairs, calibration.
 - ``helpers.training``: the one trainer (``train``), recipes, the input pipeline, schedules.
 - ``helpers.throughput``: images per second, in this process or a fresh one (chapter 6).
 - ``helpers.results``: ``Recorder``, the one call that records a headline number (glue for
   the prose, ``results/<chapter>.json`` with provenance for the conclusion).
 - ``helpers.show``: a helper's source rendered on the page (``show_source``).
 - ``helpers.scratch``: convolution, pooling, activations and losses from scratch in NumPy.
+- ``helpers.augment``: random shifts, rotations and zooms for the trainer's ``augment=``
+  hook, and test-time augmentation (chapter 7).
+- ``helpers.tuning``: chapter 7's tools for choosing a recipe on validation data (range
+  test, learning-curve fit, selection optimism, the ladder's rungs, ensembles).
 
 TensorFlow is imported lazily (only by the modules that need it), so ``import helpers``
 stays fast and quiet.

@@ -261,7 +261,7 @@ DROPOUT_PLACES = ("none", "head", "stages")
 
 def accurate_cnn(
     widths: tuple[int, ...] = (32, 64, 128),
-    convs: int = 2,
+    convs: int | tuple[int, ...] = 2,
     batch_norm: bool = True,
     dropout: float = 0.0,
     dropout_at: str = "head",
@@ -270,9 +270,10 @@ def accurate_cnn(
 ):
     """Build chapter 7's VGG-like network: stages of 3x3 convolutions, then global average pooling.
 
-    Stage ``i`` (of ``len(widths)``) is ``convs`` times [Conv2D(widths[i], 3x3, "same") ->
+    Stage ``i`` (of ``len(widths)``) is ``convs[i]`` times [Conv2D(widths[i], 3x3, "same") ->
     BatchNormalization (if ``batch_norm``) -> ReLU], followed by MaxPool 2x2 except after the
-    last stage: 28x28 -> 14x14 -> 7x7 with three stages. Then GlobalAveragePooling2D ->
+    last stage: 28x28 -> 14x14 -> 7x7 with three stages (an integer ``convs`` means the
+    same number in every stage). Then GlobalAveragePooling2D ->
     (Dense(``dense``) -> ReLU, if ``dense``) -> Dense(10) logits. ``dropout_at`` places
     Dropout(``dropout``): ``"head"`` (before the last Dense), ``"stages"`` (after every
     pooling and before the head), or ``"none"``. With BatchNormalization the convolutions
@@ -289,8 +290,10 @@ def accurate_cnn(
         raise ValueError(f"widths must be a non-empty tuple of positive integers, got {widths!r}")
     if len(widths) > 3:
         raise ValueError(f"widths must have at most 3 stages for 28x28 inputs, got {len(widths)}")
-    if isinstance(convs, bool) or not isinstance(convs, int) or convs < 1:
-        raise ValueError(f"convs must be a positive integer, got {convs!r}")
+    per_stage = (convs,) * len(widths) if isinstance(convs, int) and not isinstance(convs, bool) else convs
+    if (not isinstance(per_stage, tuple) or len(per_stage) != len(widths)
+            or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in per_stage)):
+        raise ValueError(f"convs must be a positive integer or one per stage ({len(widths)}), got {convs!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     if dropout_at not in DROPOUT_PLACES:
@@ -298,8 +301,8 @@ def accurate_cnn(
     if isinstance(dense, bool) or not isinstance(dense, int) or dense < 0:
         raise ValueError(f"dense must be a non-negative integer, got {dense!r}")
     stack = [keras.Input(MNIST_SHAPE, name="image")]
-    for s, width in enumerate(widths, start=1):
-        for k in range(1, convs + 1):
+    for s, (width, n_convs) in enumerate(zip(widths, per_stage, strict=True), start=1):
+        for k in range(1, n_convs + 1):
             stack.append(layers.Conv2D(width, 3, padding="same", use_bias=not batch_norm,
                                        name=f"conv{s}_{k}"))
             if batch_norm:

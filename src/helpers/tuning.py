@@ -8,6 +8,9 @@
 - :func:`keras_steps`: the weights after each step of a Keras optimizer, to check the
   from-scratch steps of :mod:`helpers.scratch.optimizers` against.
 - :func:`ensemble_probs`: the averaged probabilities of several models.
+- :func:`try_recipe`, :class:`Rung`, :func:`best_of`: one rung of the ladder, trained over
+  seeds and scored on the validation split.
+- :func:`accurate_recipe`: the recipe of ``models/accurate.keras``.
 """
 
 from __future__ import annotations
@@ -182,3 +185,95 @@ def ensemble_probs(models: Sequence, x: np.ndarray, batch_size: int = 1000) -> n
         raise ValueError("models must hold at least one model, got none")
     probs = [tf.nn.softmax(m.predict(x, batch_size=batch_size, verbose=0)).numpy() for m in models]
     return np.mean(probs, axis=0)
+
+
+# ---------------------------------------------------------------------------------------
+# The ladder: one change at a time, on the validation split, over seeds
+# ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Rung:
+    """One candidate of the ladder, trained with several seeds and scored on the validation split.
+
+    ``accuracies`` and ``seconds``: validation accuracy and training seconds per seed;
+    ``models``: the trained models, in seed order.
+    """
+
+    name: str
+    accuracies: list[float]
+    seconds: list[float]
+    models: list = dataclasses.field(default_factory=list, repr=False)
+
+    @property
+    def mean(self) -> float:
+        """Mean validation accuracy over the seeds."""
+        return float(np.mean(self.accuracies))
+
+    @property
+    def spread(self) -> float:
+        """Half the range of the validation accuracies over the seeds (0 for one seed)."""
+        return float(np.ptp(self.accuracies) / 2)
+
+    @property
+    def mean_seconds(self) -> float:
+        """Mean training seconds per run."""
+        return float(np.mean(self.seconds))
+
+    def __str__(self) -> str:
+        accs = ", ".join(f"{a:.4f}" for a in self.accuracies)
+        return (f"{self.name:<34} val {100 * self.mean:6.2f}% ± {100 * self.spread:4.2f} "
+                f"({accs})  {self.mean_seconds:5.1f} s")
+
+
+def try_recipe(name: str, build: Callable, x: np.ndarray, y: np.ndarray,
+               validation: tuple[np.ndarray, np.ndarray], recipe, seeds: Sequence[int] = (0, 1),
+               augment: dict | None = None) -> Rung:
+    """Train ``build()`` with ``recipe`` once per seed on ``(x, y)``; score each on ``validation``.
+
+    ``augment``: keyword arguments of :class:`helpers.augment.RandomAffine` (seeded with
+    the run's seed), or None. The validation images are scored once, after training; the
+    test set is not touched. Returns a :class:`Rung`.
+    """
+    from helpers.augment import RandomAffine
+    from helpers.training import accuracy, train
+
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed, got none")
+    accs, secs, models = [], [], []
+    for seed in seeds:
+        aug = RandomAffine(**augment, seed=seed) if augment else None
+        done = train(build, x, y, recipe, augment=aug, seed=seed)
+        accs.append(accuracy(done.model, *validation))
+        secs.append(done.seconds)
+        models.append(done.model)
+    return Rung(name, accs, secs, models)
+
+
+def best_of(rungs: dict) -> str:
+    """Return the key of the rung with the highest mean validation accuracy (the first on a tie)."""
+    if not rungs:
+        raise ValueError("rungs must hold at least one rung, got none")
+    return max(rungs, key=lambda k: rungs[k].mean)
+
+
+# ---------------------------------------------------------------------------------------
+# The recipe of the book's most accurate model (benchmarks/train_accurate.py)
+# ---------------------------------------------------------------------------------------
+
+
+def accurate_recipe():
+    """Return ``(recipe, model_kwargs, augment_kwargs)`` of ``models/accurate.keras``.
+
+    Chosen on the validation split (the last 6,000 training images) as chapter 7 describes;
+    ``benchmarks/train_accurate.py`` trains it on the other 54,000 with
+    ``helpers.models.accurate_cnn(**model_kwargs)`` and
+    ``helpers.augment.RandomAffine(**augment_kwargs)``.
+    """
+    from helpers.training import Recipe
+
+    recipe = Recipe("accurate", batch_size=128, epochs=15, optimizer="adamw", peak_lr=3e-3,
+                    schedule="one_cycle", weight_decay=1e-4, pipeline="tf.data", train_fraction=0.9)
+    model = {"widths": (16, 32, 64), "convs": 2, "batch_norm": True}
+    augment = {"max_shift": 2.0, "max_rotation": 10.0, "max_zoom": 0.1}
+    return recipe, model, augment
