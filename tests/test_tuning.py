@@ -7,12 +7,16 @@ from helpers.env import import_tensorflow
 from helpers.models import fast_cnn
 from helpers.training import Recipe
 from helpers.tuning import (
+    Rung,
+    adopt,
+    best_of,
     ensemble_probs,
     keras_steps,
     lr_range_test,
     power_law_fit,
     selection_optimism,
     smooth,
+    try_recipe,
 )
 
 tf = import_tensorflow()
@@ -117,3 +121,34 @@ def test_ensemble_probs_averages_softmax():
     np.testing.assert_allclose(ensemble_probs(models, x), expected, atol=1e-6)
     with pytest.raises(ValueError, match="models must hold at least one"):
         ensemble_probs([], x)
+
+
+def test_rung_statistics_and_the_adoption_rule():
+    base = Rung("base", [0.970, 0.974], [1.0, 3.0])
+    assert base.mean == pytest.approx(0.972) and base.spread == pytest.approx(0.002)
+    assert base.mean_seconds == 2.0 and "97.20%" in str(base)
+    rungs = {"base": base, "noise": Rung("n", [0.971, 0.979], [1.0, 1.0]),
+             "clear": Rung("c", [0.9805, 0.9815], [1.0, 1.0])}
+    assert best_of(rungs) == "clear" and adopt("base", rungs) == "clear"
+    del rungs["clear"]
+    assert best_of(rungs) == "noise"
+    assert adopt("base", rungs) == "base", "a gain of 0.3 points inside a 0.4-point spread is noise"
+    with pytest.raises(ValueError, match="current must be one of the rungs"):
+        adopt("missing", rungs)
+    with pytest.raises(ValueError, match="rungs must hold at least one"):
+        best_of({})
+
+
+def test_try_recipe_trains_once_per_seed_and_scores_on_validation():
+    x, y = _tiny(512)
+    xv, yv = _tiny(256, seed=1)
+    recipe = Recipe("r", batch_size=64, epochs=1, pipeline="tf.data")
+    rung = try_recipe("tiny", lambda: fast_cnn(width=4), x, y, (xv, yv), recipe, seeds=(0, 1),
+                      augment={"max_shift": 1.0, "max_rotation": 0.0, "max_zoom": 0.0})
+    assert len(rung.accuracies) == len(rung.seconds) == len(rung.models) == 2
+    assert rung.accuracies[0] != rung.accuracies[1] or not np.allclose(
+        rung.models[0].get_layer("output").kernel.numpy(), rung.models[1].get_layer("output").kernel.numpy())
+    pred = rung.models[0].predict(xv, verbose=0).argmax(axis=1)
+    assert rung.accuracies[0] == pytest.approx((pred == yv).mean())
+    with pytest.raises(ValueError, match="seeds must hold at least one seed"):
+        try_recipe("none", lambda: fast_cnn(width=4), x, y, (xv, yv), recipe, seeds=())

@@ -8,8 +8,9 @@
 - :func:`keras_steps`: the weights after each step of a Keras optimizer, to check the
   from-scratch steps of :mod:`helpers.scratch.optimizers` against.
 - :func:`ensemble_probs`: the averaged probabilities of several models.
-- :func:`try_recipe`, :class:`Rung`, :func:`best_of`: one rung of the ladder, trained over
-  seeds and scored on the validation split.
+- :func:`try_recipe`, :class:`Rung`, :func:`best_of`, :func:`adopt`: one rung of the
+  ladder, trained over seeds and scored on the validation split, and the rule that keeps a
+  change only if it beats the noise between seeds.
 - :func:`accurate_recipe`: the recipe of ``models/accurate.keras``.
 """
 
@@ -255,6 +256,20 @@ def best_of(rungs: dict) -> str:
     if not rungs:
         raise ValueError("rungs must hold at least one rung, got none")
     return max(rungs, key=lambda k: rungs[k].mean)
+
+
+def adopt(current: str, rungs: dict) -> str:
+    """Return the key of the rung to keep: the best one if it clearly beats ``current``, else ``current``.
+
+    "Clearly": its mean validation accuracy exceeds ``current``'s by more than the larger of
+    the two spreads between seeds (see :attr:`Rung.spread`). A change whose gain is inside
+    the seed-to-seed noise is not adopted: the ladder does not climb on luck.
+    """
+    if current not in rungs:
+        raise ValueError(f"current must be one of the rungs {sorted(rungs)}, got {current!r}")
+    best = best_of(rungs)
+    gain = rungs[best].mean - rungs[current].mean
+    return best if gain > max(rungs[best].spread, rungs[current].spread) else current
 
 
 # ---------------------------------------------------------------------------------------
