@@ -20,6 +20,7 @@ One module per part of the book, so a reader can guess where a function lives:
   hook, and test-time augmentation (chapter 7).
 - ``helpers.tuning``: chapter 7's tools for choosing a recipe on validation data (range
   test, learning-curve fit, selection optimism, the ladder's rungs, ensembles).
+- ``helpers.deploy``: LiteRT conversion and ``DigitPredictor``, which checks its input (chapter 9).
 
 TensorFlow is imported lazily (only by the modules that need it), so ``import helpers``
 stays fast and quiet.
