@@ -9,7 +9,7 @@ One module per part of the book, so a reader can guess where a function lives:
 - ``helpers.cost``: parameters and FLOPs per layer.
 - ``helpers.timing``: warm-up, repeat, median.
 - ``helpers.plots``: the book's figures.
-- ``helpers.metrics``: confusion matrix and the most-confused pairs.
+- ``helpers.metrics``: confusion matrix, the most-confused pairs, calibration.
 - ``helpers.training``: the one trainer (``train``), recipes, the input pipeline, schedules.
 - ``helpers.throughput``: images per second, in this process or a fresh one (chapter 6).
 - ``helpers.results``: ``Recorder``, the one call that records a headline number in
@@ -17,6 +17,10 @@ One module per part of the book, so a reader can guess where a function lives:
 - ``helpers.summary``: the conclusion's table and trade-off plots, built from those files.
 - ``helpers.show``: a helper's source rendered on the page (``show_source``).
 - ``helpers.scratch``: convolution, pooling, activations and losses from scratch in NumPy.
+- ``helpers.augment``: random shifts, rotations and zooms for the trainer's ``augment=``
+  hook, and test-time augmentation (chapter 7).
+- ``helpers.tuning``: chapter 7's tools for choosing a recipe on validation data (range
+  test, learning-curve fit, selection optimism, the ladder's rungs, ensembles).
 - ``helpers.deploy``: LiteRT conversion and ``DigitPredictor``, which checks its input (chapter 9).
 
 TensorFlow is imported lazily (only by the modules that need it), so ``import helpers``

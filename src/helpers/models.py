@@ -262,3 +262,69 @@ def _conv_block(filters: int, kernel: int, batch_norm: bool, suffix: str) -> lis
             layers.BatchNormalization(name=f"bn{suffix}"),
             layers.ReLU(name=f"relu{suffix}"),
             layers.MaxPooling2D(2, name=f"pool{suffix}")]
+
+
+#: Where :func:`accurate_cnn` can put its dropout.
+DROPOUT_PLACES = ("none", "head", "stages")
+
+
+def accurate_cnn(
+    widths: tuple[int, ...] = (32, 64, 128),
+    convs: int | tuple[int, ...] = 2,
+    batch_norm: bool = True,
+    dropout: float = 0.0,
+    dropout_at: str = "head",
+    dense: int = 0,
+    name: str = "accurate_cnn",
+):
+    """Build chapter 7's VGG-like network: stages of 3x3 convolutions, then global average pooling.
+
+    Stage ``i`` (of ``len(widths)``) is ``convs[i]`` times [Conv2D(widths[i], 3x3, "same") ->
+    BatchNormalization (if ``batch_norm``) -> ReLU], followed by MaxPool 2x2 except after the
+    last stage: 28x28 -> 14x14 -> 7x7 with three stages (an integer ``convs`` means the
+    same number in every stage). Then GlobalAveragePooling2D ->
+    (Dense(``dense``) -> ReLU, if ``dense``) -> Dense(10) logits. ``dropout_at`` places
+    Dropout(``dropout``): ``"head"`` (before the last Dense), ``"stages"`` (after every
+    pooling and before the head), or ``"none"``. With BatchNormalization the convolutions
+    have no bias (the normalization's shift replaces it).
+
+    Input ``(N, 28, 28, 1)`` float32 (pixels in [0, 1]); output ``(N, 10)`` logits.
+    Layers are named ``conv{stage}_{k}``, ``bn{stage}_{k}``, ``relu{stage}_{k}``,
+    ``pool{stage}``, ``drop{stage}``, ``gap``, ``dense``, ``drop_head``, ``output``.
+    """
+    import keras
+    from keras import layers
+
+    if not widths or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths):
+        raise ValueError(f"widths must be a non-empty tuple of positive integers, got {widths!r}")
+    if len(widths) > 3:
+        raise ValueError(f"widths must have at most 3 stages for 28x28 inputs, got {len(widths)}")
+    per_stage = (convs,) * len(widths) if isinstance(convs, int) and not isinstance(convs, bool) else convs
+    if (not isinstance(per_stage, tuple) or len(per_stage) != len(widths)
+            or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in per_stage)):
+        raise ValueError(f"convs must be a positive integer or one per stage ({len(widths)}), got {convs!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    if dropout_at not in DROPOUT_PLACES:
+        raise ValueError(f"dropout_at must be one of {list(DROPOUT_PLACES)}, got {dropout_at!r}")
+    if isinstance(dense, bool) or not isinstance(dense, int) or dense < 0:
+        raise ValueError(f"dense must be a non-negative integer, got {dense!r}")
+    stack = [keras.Input(MNIST_SHAPE, name="image")]
+    for s, (width, n_convs) in enumerate(zip(widths, per_stage, strict=True), start=1):
+        for k in range(1, n_convs + 1):
+            stack.append(layers.Conv2D(width, 3, padding="same", use_bias=not batch_norm,
+                                       name=f"conv{s}_{k}"))
+            if batch_norm:
+                stack.append(layers.BatchNormalization(name=f"bn{s}_{k}"))
+            stack.append(layers.ReLU(name=f"relu{s}_{k}"))
+        if s < len(widths):
+            stack.append(layers.MaxPooling2D(2, name=f"pool{s}"))
+        if dropout and dropout_at == "stages":
+            stack.append(layers.Dropout(dropout, name=f"drop{s}"))
+    stack.append(layers.GlobalAveragePooling2D(name="gap"))
+    if dense:
+        stack.append(layers.Dense(dense, activation="relu", name="dense"))
+    if dropout and dropout_at == "head":
+        stack.append(layers.Dropout(dropout, name="drop_head"))
+    stack.append(layers.Dense(10, name="output"))
+    return keras.Sequential(stack, name=name)

@@ -295,3 +295,107 @@ def show_feature_maps(
                 ax.set_ylabel(row_labels[r], fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def plot_series(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    logy: bool = False,
+    markers: bool = True,
+    hline: tuple[float, str] | None = None,
+    size: tuple[float, float] = (6.0, 3.5),
+):
+    """Draw one line per entry of ``series`` (``{label: (x, y)}``), each with its own x values.
+
+    Lines are told apart by style as well as colour. ``hline=(y, label)`` adds a dotted
+    reference line. Chapter 7 draws learning-rate schedules, the learning-rate range test,
+    learning curves and training logs with it.
+    """
+    if not series:
+        raise ValueError("series must hold at least one (x, y) pair, got none")
+    fig, ax = plt.subplots(figsize=size)
+    styles = ("-", "--", "-.", ":")
+    for i, (label, (x, y)) in enumerate(series.items()):
+        if np.shape(x) != np.shape(y) or np.ndim(x) != 1:
+            raise ValueError(f"series[{label!r}] must be two 1-D sequences of the same length, "
+                             f"got shapes {np.shape(x)} and {np.shape(y)}")
+        ax.plot(x, y, styles[i % len(styles)], marker="o" if markers else None, ms=3.5, lw=1.6,
+                label=label)
+    if hline is not None:
+        ax.axhline(hline[0], color="grey", ls=":", label=hline[1])
+    ax.set_xscale("log" if logx else "linear")
+    ax.set_yscale("log" if logy else "linear")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both" if (logx or logy) else "major")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ladder(
+    names: Sequence[str],
+    means: Sequence[float],
+    spreads: Sequence[float],
+    seconds: Sequence[float],
+    ylabel: str = "validation accuracy (%)",
+):
+    """Draw a ladder of rungs: accuracy (mean, with a bar for the spread) and training time.
+
+    ``names``: one label per rung, in order; ``means``/``spreads``: accuracy in percent
+    and its spread (half the range over seeds, drawn as an error bar); ``seconds``:
+    training time per run. Left panel accuracy, right panel time, rungs top to bottom.
+    """
+    k = len(names)
+    if k == 0 or not len(means) == len(spreads) == len(seconds) == k:
+        raise ValueError(f"names, means, spreads and seconds must have the same non-zero length, got "
+                         f"{k}, {len(means)}, {len(spreads)}, {len(seconds)}")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 0.42 * k + 1.3), sharey=True,
+                                      gridspec_kw={"width_ratios": [2, 1]})
+    pos = np.arange(k)[::-1]
+    left.errorbar(means, pos, xerr=spreads, fmt="o", color="tab:blue", capsize=3)
+    for p, m in zip(pos, means, strict=True):
+        left.annotate(f"{m:.2f}", (m, p), xytext=(6, 4), textcoords="offset points", fontsize=7)
+    left.set_yticks(pos, list(names), fontsize=8)
+    left.set_xlabel(ylabel)
+    left.grid(alpha=0.3)
+    right.barh(pos, seconds, color="tab:grey")
+    right.set_xlabel("training seconds per run")
+    right.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_reliability(diagrams: dict[str, dict[str, np.ndarray]], eces: dict[str, float] | None = None):
+    """Draw reliability diagrams side by side: accuracy against confidence, per bin.
+
+    ``diagrams`` maps a title to the output of :func:`helpers.metrics.reliability`. Bars
+    show the accuracy in each non-empty bin, the diagonal marks perfect calibration, and
+    the number of predictions per bin is printed on the bar. ``eces`` adds each panel's
+    expected calibration error to its title.
+    """
+    if not diagrams:
+        raise ValueError("diagrams must hold at least one reliability diagram, got none")
+    fig, axes = plt.subplots(1, len(diagrams), figsize=(3.6 * len(diagrams), 3.4), squeeze=False)
+    for ax, (title, r) in zip(axes.flat, diagrams.items(), strict=True):
+        edges, full = r["edges"], r["count"] > 0
+        width = np.diff(edges)
+        ax.bar(edges[:-1][full], r["accuracy"][full], width=width[full], align="edge",
+               edgecolor="black", color="tab:blue", alpha=0.7, label="accuracy")
+        ax.plot([0, 1], [0, 1], ls="--", color="grey", label="calibrated")
+        ax.plot(r["confidence"][full], r["accuracy"][full], "o", color="tab:red", ms=3,
+                label="mean confidence")
+        for e, w, a, n in zip(edges[:-1][full], width[full], r["accuracy"][full], r["count"][full],
+                              strict=True):
+            ax.text(e + w / 2, min(a, 0.93) + 0.02, f"{n}", ha="center", fontsize=6, rotation=90)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel("confidence")
+        ax.set_ylabel("accuracy")
+        ax.set_title(title + (f"\nECE {eces[title]:.4f}" if eces and title in eces else ""), fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
