@@ -1,16 +1,18 @@
 """Train the book's hardened model from scratch: models/robust.keras (chapter 10).
 
-The model is trained on attacked images (adversarial training) with the recipe in
-``RECIPE``, which was chosen on the validation split, the last 6,000 training images:
-``--select`` trains every candidate in ``CANDIDATES`` on the other 54,000 images and scores
-it on the validation split only (clean, FGSM and PGD accuracy), writing
-``results/logs/robust_selection.json``; the chapter shows that table.
+The model (``helpers.robustness.robust_cnn``) is trained on attacked images (adversarial
+training) with the recipe ``helpers.robustness.HARDENED``, which was chosen on the
+validation split, the last 6,000 training images: ``--select`` trains every candidate in
+``HARDENING_CANDIDATES`` on the other 54,000 images, scores it on the validation split only
+(clean, FGSM and PGD accuracy; the test set is never touched), writes
+``results/logs/robust_selection.json`` and prints which candidate ``SELECTION_RULE`` picks.
 
-Without ``--select`` the script trains ``RECIPE`` on the 54,000 images, evaluates the
+Without ``--select`` the script trains ``HARDENED`` on the 54,000 images, attacks the
 validation split after every epoch (clean on all of it, FGSM and PGD on its first 1,000
-images; all off the training clock), saves the model to ``models/robust.keras`` and its
-log to ``results/logs/robust.json``, then evaluates the full 10,000-image test set once.
-The last line reads
+images; all off the training clock), times one warm epoch of ordinary training of the same
+model for comparison, saves the model to ``models/robust.keras`` and its log to
+``results/logs/robust.json``, then evaluates the full 10,000-image test set once. The last
+line reads
 
     clean=0.9891 pgd20_eps0.1=0.9612 fgsm_eps0.3=0.8873 train_s=512.3
 
@@ -18,8 +20,8 @@ The last line reads
 random start at eps = 0.1 (L-infinity, inputs in [0, 1]); ``fgsm_eps0.3``: under FGSM at
 eps = 0.3; ``train_s``: training seconds (graph tracing and the input pipeline included,
 per-epoch validation excluded). ``--quick`` trains one epoch on a small slice and writes
-``robust_quick.keras`` and ``logs/robust_quick.json`` instead, for a smoke test (its
-numbers mean nothing).
+``robust_quick.keras`` and ``logs/robust_quick.json`` (or ``robust_selection_quick.json``)
+instead, for a smoke test (its numbers mean nothing).
 
 Usage: python benchmarks/train_robust.py [--quick] [--select [NAME ...]]
 """
@@ -34,34 +36,7 @@ import os
 import time
 
 from helpers.env import setup
-
-
-@dataclasses.dataclass(frozen=True)
-class Hardening:
-    """One adversarial-training recipe: the model, the attack it trains on, and the optimizer."""
-
-    width: int = 32  # filters of the first convolution (robust_cnn)
-    dense: int = 256  # units of the hidden dense layer
-    eps: float = 0.3  # L-infinity radius of the training attack
-    steps: int = 1  # attack steps: 1 is FGSM, more is PGD
-    step_size: float | None = None  # None: 1.25 eps for FGSM (Wong et al.), 2.5 eps / steps for PGD
-    random_start: bool = True
-    ramp: float = 0.0  # fraction of the optimizer steps over which eps grows from 0
-    fraction: float = 1.0  # fraction of each batch that is attacked (the rest stays clean)
-    epochs: float = 8
-    batch_size: int = 128
-    peak_lr: float = 2e-3
-    schedule: str = "one_cycle"
-
-
-#: The recipe the script trains (chosen with --select on the validation split).
-RECIPE = Hardening()
-
-#: The candidates --select compares, each a change to the first.
-CANDIDATES: dict[str, Hardening] = {
-    "fgsm_rs_eps0.3": Hardening(),
-    "fgsm_rs_eps0.3_half_clean_ramp": Hardening(fraction=0.5, ramp=0.3),
-}
+from helpers.robustness import HARDENED, HARDENING_CANDIDATES, Hardening, choose_hardening
 
 EVAL_IMAGES = 1000  # validation images attacked after each epoch
 
@@ -144,11 +119,11 @@ def main() -> None:
     data = load_mnist(normalize=True, channel_axis=True, validation_split=0.1)
     x, y, x_val, y_val = data.x_train, data.y_train, data.x_val, data.y_val
     x_test, y_test = data.x_test, data.y_test
-    eval_images, recipe, suffix = EVAL_IMAGES, RECIPE, ""
+    eval_images, recipe, suffix = EVAL_IMAGES, HARDENED, ""
     if args.quick:
         x, y, x_val, y_val = x[:1024], y[:1024], x_val[:256], y_val[:256]
         x_test, y_test = x_test[:256], y_test[:256]
-        eval_images, recipe, suffix = 128, dataclasses.replace(RECIPE, epochs=1), "_quick"
+        eval_images, recipe, suffix = 128, dataclasses.replace(HARDENED, epochs=1), "_quick"
     logs = results_dir() / "logs"
     logs.mkdir(exist_ok=True)
     env = environment_line()
@@ -158,14 +133,17 @@ def main() -> None:
               "train_images": len(x), "validation_images": len(x_val)}
 
     if args.select is not None:
-        names = args.select or list(CANDIDATES)
-        unknown = [n for n in names if n not in CANDIDATES]
+        names = args.select or list(HARDENING_CANDIDATES)
+        unknown = [n for n in names if n not in HARDENING_CANDIDATES]
         if unknown:
-            parser.error(f"--select: unknown candidates {unknown}; known: {list(CANDIDATES)}")
+            parser.error(f"--select: unknown candidates {unknown}; "
+                         f"known: {list(HARDENING_CANDIDATES)}")
         path = logs / f"robust_selection{suffix}.json"
         table = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         for name in names:
-            h = CANDIDATES[name] if not args.quick else dataclasses.replace(CANDIDATES[name], epochs=1)
+            h = HARDENING_CANDIDATES[name]
+            if args.quick:
+                h = dataclasses.replace(h, epochs=1)
             print(f"candidate {name}: {h}", flush=True)
             model, run = train_hardened(h, x, y, x_val, y_val, eval_images=eval_images)
             n = 2 * eval_images
@@ -178,6 +156,8 @@ def main() -> None:
             path.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
             print(f"{name}: " + " ".join(f"{k}={v:.4f}" for k, v in scores.items())
                   + f" train_s={run['train_seconds']:.1f}", flush=True)
+        chosen = choose_hardening(table)
+        print(f"the rule picks {chosen}: {HARDENING_CANDIDATES.get(chosen)}")
         return
 
     print(f"recipe: {recipe}; {len(x)} training and {len(x_val)} validation images", flush=True)

@@ -389,3 +389,20 @@ def test_drawn_letters_and_shapes_fill_a_20_pixel_box_like_mnist_digits():
             assert max(np.ptp(rows), np.ptp(cols)) in range(17, 22)
             centre = [(image.sum(axis=1) * np.arange(28)).sum(), (image.sum(axis=0) * np.arange(28)).sum()]
             np.testing.assert_allclose(np.array(centre) / image.sum(), 13.5, atol=1.0)
+
+
+# ------------------------------------------------------------------ the selection rule
+
+
+def test_choose_hardening_keeps_the_targets_and_the_budget_then_maximises_pgd_at_0_3():
+    def row(**changes):
+        base = {"train_seconds": 100.0, "val_accuracy": 0.99, "val_pgd20_eps0.1": 0.95,
+                "val_fgsm_eps0.3": 0.90, "val_pgd20_eps0.3": 0.50}
+        return {**base, **{k.replace("_dot_", "."): v for k, v in changes.items()}}
+
+    table = {"plain": row(), "better": row(val_pgd20_eps0_dot_3=0.7),
+             "inaccurate": row(val_pgd20_eps0_dot_3=0.9, val_accuracy=0.98),
+             "slow": row(val_pgd20_eps0_dot_3=0.95, train_seconds=900.0)}
+    assert rb.choose_hardening(table) == "better"
+    assert rb.choose_hardening({"inaccurate": table["inaccurate"]}) is None
+    assert rb.HARDENED in rb.HARDENING_CANDIDATES.values()
