@@ -253,7 +253,7 @@ def test_pgd_is_at_least_as_strong_as_fgsm_and_transfer_is_weaker_on_a_trained_m
     from helpers.training import Recipe, train
 
     data = load_mnist(normalize=True, channel_axis=True)
-    recipe = Recipe("t", batch_size=64, epochs=1, pipeline="tf.data")
+    recipe = Recipe("t", batch_size=32, epochs=3, peak_lr=3e-3, pipeline="tf.data")
     target = train(lambda: fast_cnn(8), data.x_train[:3000], data.y_train[:3000], recipe, seed=0).model
     other = train(lambda: fast_cnn(8), data.x_train[3000:6000], data.y_train[3000:6000], recipe,
                   seed=1).model

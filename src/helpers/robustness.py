@@ -382,7 +382,7 @@ def _check_eps(eps: float) -> float:
     return float(eps)
 
 
-def _batches(model, x, y, batch_size: int, fn) -> np.ndarray:
+def _batches(x, y, batch_size: int, fn) -> np.ndarray:
     """Run ``fn(x_batch, y_batch)`` (tensors) over ``x`` in batches and stack the results."""
     import tensorflow as tf
 
@@ -413,7 +413,7 @@ def fgsm(model, x: np.ndarray, y: np.ndarray, eps: float, batch_size: int = 1000
 
     eps = _check_eps(eps)
     step = _compiled(model, "fgsm", lambda xb, yb, e: fgsm_batch(model, xb, yb, e))
-    return _batches(model, x, y, batch_size, lambda xb, yb: step(xb, yb, tf.constant(eps)))
+    return _batches(x, y, batch_size, lambda xb, yb: step(xb, yb, tf.constant(eps)))
 
 
 def pgd(model, x: np.ndarray, y: np.ndarray, eps: float, steps: int = 20, step_size: float | None = None,
@@ -438,7 +438,7 @@ def pgd(model, x: np.ndarray, y: np.ndarray, eps: float, steps: int = 20, step_s
         start = rng.uniform(-eps, eps, xb.shape) if random_start else np.zeros(xb.shape)
         return run(xb, yb, e, steps, a, tf.constant(start, tf.float32))
 
-    return _batches(model, x, y, batch_size, one)
+    return _batches(x, y, batch_size, one)
 
 
 #: The attacks :func:`attack_accuracy` knows by name.
@@ -697,6 +697,8 @@ HARDENING_CANDIDATES: dict[str, Hardening] = {
     "fgsm_rs_ramp": Hardening(ramp=0.3),
     "fgsm_rs_ramp_16ep": Hardening(ramp=0.3, epochs=16),
     "pgd5_ramp_6ep": Hardening(steps=5, ramp=0.3, epochs=6),
+    "pgd3_ramp_8ep": Hardening(steps=3, ramp=0.3, epochs=8),
+    "pgd5_ramp_8ep": Hardening(steps=5, ramp=0.3, epochs=8),
     "fgsm_rs_step_2eps": Hardening(step_size=0.6),
     "fgsm_no_random_start": Hardening(step_size=0.3, random_start=False),
 }
