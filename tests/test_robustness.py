@@ -173,6 +173,11 @@ def test_corruption_accuracy_counts_right_answers_per_level():
         rb.corruption_accuracy(Oracle(), x, y, names=["fog"])
     with pytest.raises(ValueError, match=r"y must be 6 integer labels"):
         rb.corruption_accuracy(Oracle(), x, y[:3])
+    both = rb.corruption_tables({"a": Oracle(), "b": Oracle()}, x, y,
+                                names=["brightness", "inversion"])
+    assert both == {"a": table, "b": table}
+    with pytest.raises(ValueError, match="models must be a non-empty dict"):
+        rb.corruption_tables({}, x, y)
 
 
 # ------------------------------------------------------------------ preprocessing defences

@@ -49,7 +49,8 @@ def test_quick_run_writes_model_log_and_the_result_line(tmp_path):
 
 def test_select_scores_candidates_on_validation_only(tmp_path):
     lines = _run(tmp_path, "--quick", "--select", "fgsm_rs")
-    assert lines[-1].startswith("fgsm_rs: val_accuracy=")
+    assert lines[-2].startswith("fgsm_rs: val_accuracy=")
+    assert lines[-1].startswith("the rule picks "), lines[-1]
     table = json.loads((tmp_path / "results" / "logs" / "robust_selection_quick.json").read_text())
     assert list(table) == ["fgsm_rs"]
     row = table["fgsm_rs"]

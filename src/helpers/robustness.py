@@ -274,6 +274,31 @@ def corruption_accuracy(model, x: np.ndarray, y: np.ndarray, names: Sequence[str
     return out
 
 
+def corruption_tables(models: dict, x: np.ndarray, y: np.ndarray, names: Sequence[str] | None = None,
+                      seed: int = 0) -> dict[str, dict[str, dict[float, float]]]:
+    """:func:`corruption_accuracy` for several models, each corrupted set made once for all.
+
+    ``models``: ``{label: model}``; ``x: (N, H, W, C)``, ``y: (N,)``. Returns
+    ``{label: {name: {level: accuracy}}}``, the same numbers as calling
+    :func:`corruption_accuracy` on each model, at the cost of corrupting ``x`` only once.
+    """
+    if not isinstance(models, dict) or not models:
+        raise ValueError(f"models must be a non-empty dict {{label: model}}, got {models!r}")
+    x = _images(x)
+    y = _labels(y, len(x))
+    names = list(CORRUPTIONS) if names is None else list(names)
+    out: dict[str, dict[str, dict[float, float]]] = {label: {} for label in models}
+    for name in names:
+        if name not in CORRUPTIONS:
+            raise ValueError(f"names must be keys of CORRUPTIONS {sorted(CORRUPTIONS)}, got {name!r}")
+        for level in CORRUPTIONS[name].levels:
+            xc = corrupt(x, name, level, seed=seed)
+            for label, model in models.items():
+                acc = float((predict_labels(model, xc) == y).mean())
+                out[label].setdefault(name, {})[level] = acc
+    return out
+
+
 def mean_corruption_accuracy(table: dict[str, dict[float, float]]) -> float:
     """Average of a :func:`corruption_accuracy` table over every corruption and level."""
     values = [acc for levels in table.values() for acc in levels.values()]
