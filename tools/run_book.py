@@ -8,6 +8,11 @@ each chapter writes its results and models while it runs. Usage, from the reposi
 
 Prints each notebook's execution time. A chapter that fails stops the run with the cell's
 error, and its notebook is left as it was.
+
+Markdown cells are "run" too: each ``{eval}`...``` expression in the prose is evaluated in
+the kernel at its place in the notebook, and the result is stored in the cell's metadata
+(``user_expressions``), where the site and JupyterLab read it (see ``tools/inline_eval.py``).
+An expression that fails stops the run like a failing cell.
 """
 
 from __future__ import annotations
@@ -23,13 +28,48 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from inline_eval import expressions_in  # noqa: E402  (a sibling module, found through sys.path)
+
+
+class ExpressionError(RuntimeError):
+    """An ``{eval}`` expression in a markdown cell failed."""
+
+
+class BookClient(NotebookClient):
+    """A notebook client that also evaluates and stores the prose's ``{eval}`` expressions."""
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        """Run a code cell as usual; for a markdown cell, evaluate and store its expressions."""
+        if cell.cell_type != "markdown":
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        expressions = expressions_in(cell.source)
+        cell.metadata.pop("user_expressions", None)
+        if expressions:
+            cell.metadata["user_expressions"] = await self._evaluate(expressions, cell_index)
+        return cell
+
+    async def _evaluate(self, expressions: list[str], cell_index: int) -> list[dict]:
+        request = {str(i): e for i, e in enumerate(expressions)}
+        msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions=request)
+        reply = await self.async_wait_for_reply(msg_id)
+        results = (reply or {}).get("content", {}).get("user_expressions", {})
+        stored = []
+        for i, expression in enumerate(expressions):
+            result = results.get(str(i), {"status": "error", "ename": "NoReply", "evalue": ""})
+            if result.get("status") != "ok":
+                raise ExpressionError(f"markdown cell {cell_index}: {{eval}}`{expression}` failed: "
+                                      f"{result.get('ename')}: {result.get('evalue')}")
+            stored.append({"expression": expression, "result": result})
+        return stored
 
 
 def run(path: Path, timeout: int | None = None) -> float:
     """Execute ``path`` in a fresh ``python3`` kernel from its folder, write it back, return seconds."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = BookClient(nb, timeout=timeout, kernel_name="python3",
+                        resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
@@ -49,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running {path.relative_to(ROOT)} ...", flush=True)
         try:
             seconds = run(path)
-        except CellExecutionError as err:
+        except (CellExecutionError, ExpressionError) as err:
             print(f"FAILED {path.relative_to(ROOT)}:\n{err}", file=sys.stderr)
             return 1
         total += seconds

@@ -16,6 +16,7 @@ One module per part of the book, so a reader can guess where a function lives:
   the prose, ``results/<chapter>.json`` with provenance for the conclusion).
 - ``helpers.show``: a helper's source rendered on the page (``show_source``).
 - ``helpers.scratch``: convolution, pooling, activations and losses from scratch in NumPy.
+- ``helpers.deploy``: LiteRT conversion and ``DigitPredictor``, which checks its input (chapter 9).
 
 TensorFlow is imported lazily (only by the modules that need it), so ``import helpers``
 stays fast and quiet.
