@@ -45,8 +45,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint-every", type=int, default=None,
                    help="steps between checkpoints (default 50; 3 with --quick)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
-    p.add_argument("--pin", choices=("auto", "yes", "no"), default="auto",
-                   help="give each worker its own cores (auto: when there are enough cores)")
+    p.add_argument("--cores-per-worker", type=int, default=None,
+                   help="pin each worker to this many cores of its own (default: an even split "
+                        "when there are enough cores; 0: no pinning)")
     p.add_argument("--peer-timeout", type=float, default=60.0, help="seconds to wait for the cluster")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds before the launcher gives up")
     p.add_argument("--out", type=Path, default=None, help="keep the workers' weights and reports here")
@@ -100,9 +101,16 @@ def fit_worker(plan: distribute.WorkerPlan) -> int:
     try:
         with silenced_stderr():
             model.fit(ds, epochs=1, steps_per_epoch=4, verbose=0)
-    except Exception as err:  # the point: show what fit raises
-        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        print(f"worker {index}: model.fit failed: {type(err).__name__}: {first[:160]}", flush=True)
+    except Exception as err:  # the point: show what fit raises, and where
+        import re
+        import traceback
+
+        message = re.sub(r"\(PerReplica:\{.*?\}\)", "(PerReplica:{...})", " ".join(str(err).split()))
+        print(f"worker {index}: model.fit failed: {type(err).__name__}: {message[:240]}", flush=True)
+        frames = [f for f in traceback.extract_tb(err.__traceback__) if "/keras/" in f.filename]
+        for f in frames[-3:]:
+            where = f.filename.split("/keras/", 1)[1]
+            print(f"worker {index}:   in keras/{where}, {f.name}(): {f.line}", flush=True)
         return 5
     print(f"worker {index}: model.fit ran", flush=True)
     return 0
@@ -118,12 +126,14 @@ def launcher(args: argparse.Namespace) -> int:
     else:
         print("launcher: no private network namespace here; the workers' ports are open only during the run")
     cores = len(os.sched_getaffinity(0))
-    pin = args.pin == "yes" or (args.pin == "auto" and cores >= args.workers)
+    per = args.cores_per_worker if args.cores_per_worker is not None else (
+        cores // args.workers if cores >= args.workers else 0)
+    affinity = distribute.core_sets(args.workers, per_worker=per) if per else None
     run_dir = Path(tempfile.mkdtemp(prefix="multiworker-"))
     print(f"launcher: {args.workers} workers, global batch {plan.global_batch} "
           f"({plan.global_batch // args.workers} per worker), {plan.total_steps()} steps, "
           f"a checkpoint every {plan.checkpoint_every} steps; {cores} cores"
-          + (f", {max(1, cores // args.workers)} per worker" if pin else ", shared"), flush=True)
+          + (f", {len(affinity[0])} per worker" if affinity else ", shared"), flush=True)
     command = [sys.executable, os.path.abspath(__file__), "--role", "worker", "--run-dir", str(run_dir),
                "--workers", str(args.workers), "--epochs", str(args.epochs),
                "--global-batch", str(args.global_batch), "--checkpoint-every", str(plan.checkpoint_every),
@@ -134,7 +144,8 @@ def launcher(args: argparse.Namespace) -> int:
     try:
         report = distribute.launch(command, args.workers, log_dir=run_dir / "logs", kill_at=args.kill_at,
                                    kill_worker=min(1, args.workers - 1), max_restarts=0 if args.fit else 2,
-                                   timeout=args.timeout, pin=pin, echo=lambda s: print(s, flush=True))
+                                   timeout=args.timeout, affinity=affinity,
+                                   echo=lambda s: print(s, flush=True))
         if args.fit:
             failed = [c for a in report.attempts for c in a.exit_codes if c == 5]
             print(f"workers={args.workers} fit_failed={bool(failed)}")
@@ -145,7 +156,7 @@ def launcher(args: argparse.Namespace) -> int:
             return 1
         return summarize(args, plan, run_dir / "out", report)
     finally:
-        if args.out is not None:
+        if args.out is not None and (run_dir / "out").exists():
             shutil.copytree(run_dir / "out", args.out, dirs_exist_ok=True)
         shutil.rmtree(run_dir, ignore_errors=True)
 
@@ -161,6 +172,8 @@ def summarize(args, plan, out: Path, report: distribute.LaunchReport) -> int:
     rates = [r["images_per_s"] for r in reports if r["images_per_s"]]
     if rates:
         print(f"images_per_s={min(rates):.0f} (all workers together, after 10 warm-up steps)")
+    print(f"params={reports[0]['params']} allreduce_ms={reports[0]['allreduce_seconds'] * 1e3:.3f} "
+          f"(median time to sum the gradients across the workers once)")
     acc = reports[0]["test_accuracy"]
     print(f"workers={args.workers} global_batch={plan.global_batch} test_acc={acc:.4f} "
           f"wall_s={report.seconds:.1f} weights_equal={equal}")

@@ -3,7 +3,9 @@
 Trains every point of chapter 8's sweep (``helpers.models.scaled_cnn``: width x0.25 to x4 at
 depth 4; depth 2 to 6 at width 1; depths 5 and 6 also with residual shortcuts) with one
 recipe (1 epoch, batch 128, Adam with a one-cycle schedule), once per seed, on the first
-54,000 training images. For each point it records parameters, FLOPs per image, training
+54,000 training images. The recipe's peak learning rate is chosen first, on validation
+accuracy, among ``LR_CANDIDATES``, with three probe points (the narrowest, a wide one, the
+deepest plain one). For each point it records parameters, FLOPs per image, training
 seconds, inference latency at batch 1 and 256 (medians of repeats), validation accuracy
 (the last 6,000 training images) and test accuracy. The point where returns diminish is
 chosen on validation accuracy; its seed-0 model is saved to ``models/scaling_knee.keras``
@@ -34,6 +36,9 @@ SWEEP = ([(w, 4, False) for w in (0.25, 0.5, 1.0, 2.0, 4.0)]
          + [(1.0, d, False) for d in (2, 3, 5, 6)]
          + [(1.0, d, True) for d in (5, 6)])
 QUICK = [(0.25, 2, False), (0.5, 3, True), (1.0, 4, False)]
+#: Peak learning rates tried, and the points that try them (seed 0), before the sweep.
+LR_CANDIDATES = (3e-3, 1e-2)
+LR_PROBES = [(0.25, 4, False), (2.0, 4, False), (1.0, 6, False)]
 #: Gain per doubling of FLOPs (percentage points of validation accuracy) below which returns diminish.
 MIN_GAIN_POINTS = 0.1
 
@@ -60,7 +65,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="three small points on a slice (smoke test)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds per point (default 0 1)")
-    parser.add_argument("--peak-lr", type=float, default=1e-2, help="one-cycle peak learning rate")
     args = parser.parse_args()
 
     setup(seed=args.seeds[0])
@@ -76,15 +80,26 @@ def main() -> None:
     start = time.perf_counter()
     data = load_mnist(normalize=True, channel_axis=True, validation_split=0.1)
     x, y = data.x_train, data.y_train
-    recipe = Recipe("sweep", batch_size=128, epochs=1, peak_lr=args.peak_lr, schedule="one_cycle",
-                    pipeline="tf.data", steps_per_execution=8)
-    sweep = SWEEP
+    recipe = Recipe("sweep", batch_size=128, epochs=1, schedule="one_cycle", pipeline="tf.data",
+                    steps_per_execution=8)
+    sweep, probes = SWEEP, LR_PROBES
     if args.quick:
-        x, y, sweep = x[:1024], y[:1024], QUICK
+        x, y, sweep, probes = x[:1024], y[:1024], QUICK, QUICK[:1]
         data = dataclasses.replace(data, x_val=data.x_val[:512], y_val=data.y_val[:512],
                                    x_test=data.x_test[:512], y_test=data.y_test[:512])
     # Warm-up: TensorFlow's one-time start-up costs must land on no measured run
     train(functools.partial(models.scaled_cnn, 1.0, 4), x[:2048], y[:2048], recipe, seed=0)
+
+    lr_val = {}
+    for lr in LR_CANDIDATES:
+        accs = []
+        for width, depth, residual in probes:
+            done = train(functools.partial(models.scaled_cnn, width, depth, residual), x, y,
+                         dataclasses.replace(recipe, peak_lr=lr), seed=0)
+            accs.append(accuracy(done.model, data.x_val, data.y_val))
+        lr_val[lr] = statistics.mean(accs)
+        print(f"peak learning rate {lr:g}: probes' mean validation accuracy {lr_val[lr]:.4f}", flush=True)
+    recipe = dataclasses.replace(recipe, peak_lr=max(lr_val, key=lr_val.get))
 
     points, kept = [], {}
     for width, depth, residual in sweep:
@@ -121,7 +136,9 @@ def main() -> None:
     knee = points[diminishing_point(flops, val, MIN_GAIN_POINTS)]
     front = [points[i]["name"] for i in pareto_front(flops, val)]
     log = {"environment": environment_line(), "seeds": args.seeds, "quick": args.quick,
-           "recipe": dataclasses.asdict(recipe), "train_images": len(x), "val_images": len(data.x_val),
+           "recipe": dataclasses.asdict(recipe), "lr_probes": probes,
+           "lr_val_accuracy": {f"{lr:g}": acc for lr, acc in lr_val.items()},
+           "train_images": len(x), "val_images": len(data.x_val),
            "test_images": len(data.x_test), "min_gain_points_per_doubling": MIN_GAIN_POINTS,
            "frontier": front, "knee": knee["name"], "points": points}
     logs = results_dir() / "logs"

@@ -178,55 +178,99 @@ def reachable(address: str, timeout: float = 1.0) -> bool:
 
 
 class Watchdog:
-    """End the process with a clear message if it is not kicked within ``seconds``.
+    """End a stuck process with a clear message within a bounded time, whatever it is stuck in.
 
-    A collective operation waits for every worker; if a peer never comes, or dies, the
-    wait can last forever. The watchdog runs in a daemon thread: :meth:`arm` sets a
-    deadline and the message to print, :meth:`kick` pushes the deadline back (call it after
-    each training step), :meth:`disarm` stops it. At the deadline it prints ``message()``
-    to stdout and stderr and ends the process with ``exit_code`` at once (``os._exit``:
-    a thread blocked inside TensorFlow cannot be interrupted any other way).
+    A collective operation waits for every worker: if a peer never comes, or dies, the wait
+    can last forever, inside TensorFlow's C++ code, which may hold Python's global lock, so
+    no thread or signal handler of the stuck process could act. So the watchdog is another
+    process: :meth:`start` forks, the *parent* becomes the watcher and the *child* returns
+    to do the work (and dies with its watcher, on Linux). Call it before importing
+    TensorFlow (forking a process that already runs TensorFlow's threads is unsafe).
+
+    The child talks to the watcher through a pipe: :meth:`arm` sets a deadline and a
+    message, :meth:`kick` pushes the deadline back (call it after each training step),
+    :meth:`disarm` stops the clock. At a deadline the watcher prints the message (naming
+    which of the ``probe`` addresses do not answer), kills the child and exits with the
+    deadline's exit code; when the child ends, the watcher exits the same way it did. The
+    launcher sees one process with a meaningful exit code.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._deadline: float | None = None
-        self._seconds = 0.0
-        self._message: Callable[[], str] = str
-        self._code = 1
-        self._thread = threading.Thread(target=self._run, daemon=True, name="watchdog")
-        self._thread.start()
+    def __init__(self, pipe: int) -> None:
+        self._pipe = pipe
 
-    def arm(self, seconds: float, message: Callable[[], str], exit_code: int) -> None:
-        """Expect a :meth:`kick` (or :meth:`disarm`) within ``seconds``; else print and exit."""
+    @classmethod
+    def start(cls) -> Watchdog:
+        """Fork; return the watchdog in the child, which carries on; the parent watches, then exits."""
+        read, write = os.pipe()
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            with contextlib.suppress(Exception):  # die with the watcher (Linux)
+                ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            return cls(write)
+        os.close(write)
+        signal.signal(signal.SIGTERM, lambda *_: (os.kill(pid, signal.SIGKILL), os._exit(143)))
+        os._exit(_watch(read, pid))
+
+    def _send(self, record: dict[str, Any]) -> None:
+        os.write(self._pipe, (json.dumps(record) + "\n").encode())
+
+    def arm(self, seconds: float, message: str, exit_code: int, probe: Sequence[str] = ()) -> None:
+        """Expect a :meth:`kick` (or :meth:`disarm`) within ``seconds``; else print, kill and exit.
+
+        ``message`` may contain ``{silent}``: the watcher replaces it with those of the
+        ``probe`` addresses (``'host:port'``) that do not accept a connection at that moment.
+        """
         _positive_float("seconds", seconds)
-        with self._lock:
-            self._seconds, self._message, self._code = float(seconds), message, exit_code
-            self._deadline = time.monotonic() + self._seconds
+        self._send({"arm": float(seconds), "message": message, "code": int(exit_code), "probe": list(probe)})
 
     def kick(self) -> None:
         """Push the deadline ``seconds`` into the future again."""
-        with self._lock:
-            if self._deadline is not None:
-                self._deadline = time.monotonic() + self._seconds
+        os.write(self._pipe, b"k\n")
 
     def disarm(self) -> None:
-        """Stop watching."""
-        with self._lock:
-            self._deadline = None
+        """Stop the clock."""
+        os.write(self._pipe, b"d\n")
 
-    def _run(self) -> None:
-        while True:
-            time.sleep(0.2)
-            with self._lock:
-                expired = self._deadline is not None and time.monotonic() > self._deadline
-                message, code = self._message, self._code
-            if expired:
-                text = message()
-                for stream in (sys.stdout, sys.stderr):
-                    with contextlib.suppress(Exception):
-                        print(text, file=stream, flush=True)
-                os._exit(code)
+
+def _watch(pipe: int, child: int) -> int:
+    """Watch ``child`` (see :class:`Watchdog`) and return the exit code the watcher should end with."""
+    import select
+
+    deadline, seconds, armed, buffer = None, 0.0, {}, b""
+    while True:
+        done, status = os.waitpid(child, os.WNOHANG)
+        if done:
+            if os.WIFSIGNALED(status):  # die the way the child died, so the launcher sees it
+                with contextlib.suppress(OSError, ValueError):  # SIGKILL has no handler to reset
+                    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+                os.kill(os.getpid(), os.WTERMSIG(status))
+            return os.waitstatus_to_exitcode(status)
+        ready, _, _ = select.select([pipe], [], [], 0.2)
+        if ready:
+            chunk = os.read(pipe, 65536)
+            buffer += chunk
+            *records, buffer = buffer.split(b"\n")
+            for raw in records:
+                if raw == b"k" and armed:
+                    deadline = time.monotonic() + seconds
+                elif raw == b"d":
+                    deadline, armed = None, {}
+                elif raw.startswith(b"{"):
+                    armed = json.loads(raw)
+                    seconds = armed["arm"]
+                    deadline = time.monotonic() + seconds
+        if deadline is not None and time.monotonic() > deadline:
+            silent = ", ".join(a for a in armed["probe"] if not reachable(a))
+            text = armed["message"].replace("{silent}", silent or "none (all answer, yet one never joined)")
+            print(text, flush=True)
+            with contextlib.suppress(Exception):
+                print(text, file=sys.stderr, flush=True)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            return armed["code"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -350,11 +394,28 @@ class WorkerPlan:
         return min(steps, self.max_steps) if self.max_steps else steps
 
 
-def _unreachable_message(index: int, workers: Sequence[str], seconds: float) -> str:
-    missing = [f"worker {i} at {w}" for i, w in enumerate(workers) if i != index and not reachable(w)]
-    who = ", ".join(missing) if missing else "a peer (its port answers, but it never joined)"
-    return (f"error: worker {index} could not reach {who} within {seconds:g} s; is every worker "
-            f"running, with the same cluster in TF_CONFIG? Giving up (exit {EXIT_PEERS}).")
+def allreduce_seconds(strategy, size: int, repeat: int = 20) -> float:
+    """Median seconds of one all-reduce (a sum over every replica) of ``size`` float32 values.
+
+    Every worker must call this at the same point, with the same arguments: an all-reduce
+    waits for all of them. It times what each training step pays to sum its gradients
+    (here in one piece; the optimizer may pack them differently).
+    """
+    import tensorflow as tf
+
+    from helpers.timing import measure
+
+    _positive_int("size", size)
+
+    @tf.function
+    def reduce():
+        per_replica = strategy.run(lambda: tf.ones([size]))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    def once():
+        return reduce().numpy()
+
+    return measure(once, repeat=repeat, warmup=3).median
 
 
 def run_worker(plan: WorkerPlan, checkpoint_dir: str | Path, out_dir: str | Path,
@@ -373,8 +434,11 @@ def run_worker(plan: WorkerPlan, checkpoint_dir: str | Path, out_dir: str | Path
     import shutil
 
     workers, index = read_tf_config()
-    dog = Watchdog()
-    dog.arm(plan.peer_timeout, lambda: _unreachable_message(index, workers, plan.peer_timeout), EXIT_PEERS)
+    dog = Watchdog.start()  # from here on this is the child process; its parent watches the clock
+    peers = [w for i, w in enumerate(workers) if i != index]
+    dog.arm(plan.peer_timeout, f"error: worker {index} could not join its cluster within "
+            f"{plan.peer_timeout:g} s; no answer from {{silent}}. Is every worker running, with the "
+            f"same cluster in TF_CONFIG? Giving up (exit {EXIT_PEERS}).", EXIT_PEERS, probe=peers)
 
     from helpers import models
     from helpers.data import load_mnist
@@ -424,9 +488,9 @@ def run_worker(plan: WorkerPlan, checkpoint_dir: str | Path, out_dir: str | Path
         echo(f"worker {index}: first step trains {len(got)} of the global batch's {len(first)} images, "
              f"positions {pos.min()}-{pos.max()}")
 
-    dog.arm(plan.stall_timeout,
-            lambda: (f"error: worker {index} made no progress for {plan.stall_timeout:g} s after step "
-                     f"{step}; a peer is gone. Giving up (exit {EXIT_STALLED})."), EXIT_STALLED)
+    dog.arm(plan.stall_timeout, f"error: worker {index} made no progress for {plan.stall_timeout:g} s "
+            f"(a step waits for every worker); no answer from {{silent}}. Giving up (exit {EXIT_STALLED}).",
+            EXIT_STALLED, probe=peers)
     timed_from, timed_at = None, None
     loss = float("nan")
     while step < total:
@@ -447,10 +511,11 @@ def run_worker(plan: WorkerPlan, checkpoint_dir: str | Path, out_dir: str | Path
                     shutil.rmtree(own_dir, ignore_errors=True)
                 if index == 0:
                     echo(f"worker {index}: checkpoint at step {step}")
-    dog.disarm()
     rate = None
     if timed_from is not None and step > timed_from:
         rate = (step - timed_from) * plan.global_batch / (time.perf_counter() - timed_at)
+    allreduce = allreduce_seconds(strategy, sum(int(np.prod(v.shape)) for v in model.trainable_variables))
+    dog.disarm()
 
     weights = [v.numpy() for v in model.weights]
     predict = tf.function(lambda images: model(images, training=False))
@@ -461,7 +526,7 @@ def run_worker(plan: WorkerPlan, checkpoint_dir: str | Path, out_dir: str | Path
     out.mkdir(parents=True, exist_ok=True)
     np.savez(out / f"worker{index}.npz", *weights)
     report = {"worker": index, "workers": len(workers), "steps": step, "resumed_from": resumed,
-              "loss": loss, "test_accuracy": test_acc, "images_per_s": rate,
+              "loss": loss, "test_accuracy": test_acc, "images_per_s": rate, "allreduce_seconds": allreduce,
               "params": int(sum(w.size for w in weights if w.dtype != np.int64))}
     (out / f"worker{index}.json").write_text(json.dumps(report), encoding="utf-8")
     echo(f"worker {index}: done, test accuracy {test_acc:.4f}")
@@ -519,17 +584,21 @@ def describe_exit(code: int | None) -> str:
     return f"exit {code}"
 
 
-def core_sets(workers: int, cores: Sequence[int] | None = None) -> list[set[int]]:
-    """Split the usable cores evenly between ``workers`` (each worker's CPU affinity).
+def core_sets(workers: int, cores: Sequence[int] | None = None,
+              per_worker: int | None = None) -> list[set[int]]:
+    """Give each of ``workers`` its own cores (each worker's CPU affinity), ``per_worker`` each.
 
-    With fewer cores than workers, workers share them round-robin. ``cores`` defaults to
-    the cores this process may run on.
+    ``per_worker`` defaults to an even split of the cores (at least one); with fewer cores
+    than workers need, workers share them round-robin. ``cores`` defaults to the cores this
+    process may run on.
     """
     _positive_int("workers", workers)
     avail = sorted(os.sched_getaffinity(0) if cores is None else cores)
     if not avail:
         raise ValueError("cores must name at least one core, got none")
-    per = max(1, len(avail) // workers)
+    if per_worker is not None:
+        _positive_int("per_worker", per_worker)
+    per = min(len(avail), per_worker or max(1, len(avail) // workers))
     return [{avail[(i * per + k) % len(avail)] for k in range(per)} for i in range(workers)]
 
 
@@ -574,15 +643,16 @@ def _tail(path: Path, n: int = 3) -> list[str]:
 
 
 def launch(command: Sequence[str], workers: int, *, log_dir: str | Path, kill_at: int | None = None,
-           kill_worker: int = 1, max_restarts: int = 2, timeout: float = 900.0, pin: bool = False,
+           kill_worker: int = 1, max_restarts: int = 2, timeout: float = 900.0,
+           affinity: Sequence[set[int]] | None = None,
            env: dict[str, str] | None = None, echo: Callable[[str], None] = print) -> LaunchReport:
     """Run ``command`` as ``workers`` worker processes of one cluster on 127.0.0.1; supervise them.
 
     Every worker runs the same ``command`` (a list, e.g. ``[python, script, --role, worker]``)
     with its own ``TF_CONFIG`` (free ports on 127.0.0.1, :func:`tf_config`). Their stdout is
     relayed line by line through ``echo``; their stderr goes to ``log_dir/worker<i>.<attempt>.log``.
-    ``pin=True`` gives each worker its own share of the cores (:func:`core_sets`), the way
-    separate machines would have their own.
+    ``affinity``: the cores each worker may run on (:func:`core_sets`), to give each its own,
+    the way separate machines would have their own; ``None`` leaves them all to every worker.
 
     Supervision: if a worker exits with anything but 0 (or is killed), the launcher says so,
     stops the others (a collective would wait for the dead peer) and starts the cluster
@@ -607,7 +677,9 @@ def launch(command: Sequence[str], workers: int, *, log_dir: str | Path, kill_at
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     progress = re.compile(r"^worker (\d+): step (\d+)/")
-    cores = core_sets(workers) if pin else [None] * workers
+    if affinity is not None and len(affinity) != workers:
+        raise ValueError(f"affinity must hold one set of cores per worker ({workers}), got {len(affinity)}")
+    cores = list(affinity) if affinity is not None else [None] * workers
     start = time.monotonic()
     attempts: list[Attempt] = []
     relayed: list[str] = []
@@ -682,6 +754,71 @@ def launch(command: Sequence[str], workers: int, *, log_dir: str | Path, kill_at
             break
         say("launcher: restarting the cluster on new ports; the workers resume from the last checkpoint")
     return LaunchReport(attempts=attempts, seconds=time.monotonic() - start, lines=relayed)
+
+
+# ---------------------------------------------------------------------------------------
+# Running the script from a chapter
+# ---------------------------------------------------------------------------------------
+
+
+def parse_result(line: str) -> dict[str, Any]:
+    """Parse a result line ``key=value key=value ...`` into numbers, booleans and strings.
+
+    ``"workers=2 test_acc=0.9871 weights_equal=True"`` -> ``{"workers": 2, "test_acc": 0.9871,
+    "weights_equal": True}``. Words without ``=`` are ignored.
+    """
+    out: dict[str, Any] = {}
+    for word in line.split():
+        key, sep, raw = word.partition("=")
+        if not sep or not key:
+            continue
+        value: Any = raw
+        if raw in ("True", "False"):
+            value = raw == "True"
+        else:
+            with contextlib.suppress(ValueError):
+                value = float(raw) if any(c in raw for c in ".eE") else int(raw)
+        out[key] = value
+    return out
+
+
+@dataclass
+class ScriptRun:
+    """What a run of ``benchmarks/multiworker.py`` printed, how it ended and how long it took."""
+
+    returncode: int
+    lines: list[str]
+    seconds: float
+
+    @property
+    def result(self) -> dict[str, Any]:
+        """The last line, parsed (:func:`parse_result`)."""
+        return parse_result(self.lines[-1]) if self.lines else {}
+
+    def find(self, text: str) -> list[str]:
+        """Return the lines that contain ``text``."""
+        return [line for line in self.lines if text in line]
+
+
+def run_multiworker(*args: str, timeout: float = 900.0, env: dict[str, str] | None = None,
+                    isolated: bool = False) -> ScriptRun:
+    """Run ``benchmarks/multiworker.py`` with ``args`` in a fresh process and return its output.
+
+    The script's stderr (TensorFlow's own log lines) is dropped; its stdout is returned line
+    by line. The script stops its workers itself; ``timeout`` is a last resort, past which
+    the script is killed (and its workers with it, see :func:`launch`). ``isolated=True``
+    runs it behind :func:`loopback_only_prefix` (the launcher does that by itself; a lone
+    worker, ``--role worker``, does not).
+    """
+    from helpers.paths import repo_root
+
+    script = repo_root() / "benchmarks" / "multiworker.py"
+    start = time.perf_counter()
+    prefix = loopback_only_prefix() if isolated else []
+    out = subprocess.run([*prefix, sys.executable, str(script), *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, timeout=timeout, check=False,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
+    return ScriptRun(out.returncode, out.stdout.splitlines(), time.perf_counter() - start)
 
 
 # ---------------------------------------------------------------------------------------

@@ -110,3 +110,30 @@ def data_parallel_efficiency(compute_seconds: float, params: int, workers: int, 
         raise ValueError(f"overlap must be in [0, 1], got {overlap!r}")
     t_ar = ring_allreduce_seconds(params, workers, bandwidth, latency)
     return compute_seconds / (compute_seconds + (1.0 - overlap) * t_ar)
+
+
+def plot_pareto(ax, cost: Sequence[float], acc: Sequence[float], labels: Sequence[str],
+                knee: int | None = None, log_x: bool = True):
+    """Draw a sweep on ``ax``: every point, the Pareto frontier as a line, the knee circled.
+
+    ``cost[i]``, ``acc[i]``, ``labels[i]`` describe point ``i`` (lower cost and higher
+    accuracy are better). Points on the frontier are filled, the others hollow; ``knee``
+    (an index) is ringed in red. Returns ``ax``.
+    """
+    if not len(cost) == len(acc) == len(labels):
+        raise ValueError(f"cost, acc and labels must have the same length, got {len(cost)}, "
+                         f"{len(acc)} and {len(labels)}")
+    front = pareto_front(cost, acc)
+    ax.plot([cost[i] for i in front], [acc[i] for i in front], "-", color="C0", lw=1, zorder=1,
+            label="Pareto frontier")
+    for i, (c, a) in enumerate(zip(cost, acc, strict=True)):
+        on = i in front
+        ax.scatter(c, a, s=28, zorder=2, facecolors="C0" if on else "white", edgecolors="C0")
+        ax.annotate(labels[i], (c, a), fontsize=7, xytext=(4, -9), textcoords="offset points")
+    if knee is not None:
+        ax.scatter(cost[knee], acc[knee], s=160, facecolors="none", edgecolors="C3", lw=1.5, zorder=3,
+                   label="returns diminish")
+    if log_x:
+        ax.set_xscale("log")
+    ax.grid(alpha=0.3)
+    return ax
