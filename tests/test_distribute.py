@@ -391,3 +391,10 @@ def test_the_private_namespace_has_only_the_loopback():
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['lo'] 1"
+
+
+def test_parse_result_reads_numbers_booleans_and_words():
+    line = "workers=2 global_batch=256 test_acc=0.9871 wall_s=41.2 weights_equal=True knee=cnn_w1_d4 x"
+    assert distribute.parse_result(line) == {"workers": 2, "global_batch": 256, "test_acc": 0.9871,
+                                             "wall_s": 41.2, "weights_equal": True, "knee": "cnn_w1_d4"}
+    assert distribute.parse_result("images_per_s=11033 (all workers)") == {"images_per_s": 11033}
