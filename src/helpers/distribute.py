@@ -363,7 +363,7 @@ class WorkerPlan:
     train_images: int = 54_000
     model: str = "fast_cnn"
     checkpoint_every: int = 50
-    log_every: int = 10
+    log_every: int = 25
     seed: int = 0
     max_steps: int | None = None
     peer_timeout: float = 60.0
