@@ -91,6 +91,7 @@ def fit_worker(plan: distribute.WorkerPlan) -> int:
     from helpers import models
     from helpers.data import load_mnist
 
+    keras.config.disable_traceback_filtering()  # show where inside Keras it fails
     data = load_mnist(normalize=True, channel_axis=True)
     with strategy.scope():
         model = models.fast_cnn()
@@ -108,7 +109,7 @@ def fit_worker(plan: distribute.WorkerPlan) -> int:
         message = re.sub(r"\(PerReplica:\{.*?\}\)", "(PerReplica:{...})", " ".join(str(err).split()))
         print(f"worker {index}: model.fit failed: {type(err).__name__}: {message[:240]}", flush=True)
         frames = [f for f in traceback.extract_tb(err.__traceback__) if "/keras/" in f.filename]
-        for f in frames[-3:]:
+        for f in frames[-4:]:
             where = f.filename.split("/keras/", 1)[1]
             print(f"worker {index}:   in keras/{where}, {f.name}(): {f.line}", flush=True)
         return 5
