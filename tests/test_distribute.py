@@ -398,3 +398,12 @@ def test_parse_result_reads_numbers_booleans_and_words():
     assert distribute.parse_result(line) == {"workers": 2, "global_batch": 256, "test_acc": 0.9871,
                                              "wall_s": 41.2, "weights_equal": True, "knee": "cnn_w1_d4"}
     assert distribute.parse_result("images_per_s=11033 (all workers)") == {"images_per_s": 11033}
+
+
+def test_script_run_finds_values_in_its_lines():
+    run = distribute.ScriptRun(0, ["images_per_s=10 (x)", "a=1", "images_per_s=12", "workers=2 ok=True"], 1.0)
+    assert run.value("images_per_s") == 12
+    assert run.result == {"workers": 2, "ok": True}
+    assert run.find("a=") == ["a=1"]
+    with pytest.raises(KeyError, match="no line of the run reports nope"):
+        run.value("nope")

@@ -799,6 +799,14 @@ class ScriptRun:
         """Return the lines that contain ``text``."""
         return [line for line in self.lines if text in line]
 
+    def value(self, key: str) -> Any:
+        """Return ``key``'s value from the last line that reports ``key=...``; KeyError if none does."""
+        for line in reversed(self.lines):
+            found = parse_result(line)
+            if key in found:
+                return found[key]
+        raise KeyError(f"no line of the run reports {key}=...")
+
 
 def run_multiworker(*args: str, timeout: float = 900.0, env: dict[str, str] | None = None,
                     isolated: bool = False) -> ScriptRun:
