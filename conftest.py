@@ -3,6 +3,8 @@
 - Chapters write the models and results they produce to a temporary folder (through
   ``$CNN_BOOK_OUTPUT``, see ``helpers.paths``), so running ``pytest`` leaves the checkout
   as it was. The kernels nbval starts inherit the variable.
+- The trainer's live progress line is off (``$CNN_BOOK_NO_PROGRESS``), as in the stored
+  outputs.
 - Hypothesis runs derandomized: the same examples on every run and every machine.
 - At the end of the run, one line per notebook with its execution time, so CI shows where
   the book's time goes.
@@ -19,6 +21,7 @@ from pathlib import Path
 from hypothesis import settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["CNN_BOOK_NO_PROGRESS"] = "1"  # outputs as stored: no live progress line
 _OUTPUT = os.environ.get("CNN_BOOK_OUTPUT")
 _TEMP_OUTPUT = None
 if not _OUTPUT:

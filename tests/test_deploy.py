@@ -9,15 +9,23 @@ import pytest
 from helpers.data import load_mnist
 from helpers.deploy import (
     DigitPredictor,
+    Latency,
     check_images,
     convert,
+    convert_all,
     default_max_images,
+    keras_calls,
+    latencies,
     main,
+    make_interpreter,
+    op_tensors,
+    plot_latencies,
     read_digit_image,
     softmax,
 )
 from helpers.env import import_tensorflow
 from helpers.paths import shipped_model
+from helpers.scratch import quantization as qz
 
 
 @pytest.fixture(scope="module")
@@ -281,3 +289,62 @@ def test_cli_reports_bad_files_and_bad_model(tmp_path, tflite_files, test_uint8,
     assert out.startswith(f"{good}: digit ") and "absent.png' does not exist" in err
     assert main([str(tmp_path / "absent.tflite"), str(good)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# ---- conversion, quantization against the converted model, measuring ------------------
+
+def test_convert_all_writes_every_kind(tmp_path, keras_model, mnist):
+    paths = convert_all(keras_model, tmp_path, mnist.x_train[:50], "m", kinds=("float32", "float16"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m_float16.tflite", "m_float32.tflite"]
+    ratio = paths["float32"].stat().st_size / paths["float16"].stat().st_size
+    assert 1.8 <= ratio <= 2.1  # float16 weights: half the bytes
+
+
+def test_scratch_quantization_reproduces_the_converted_dense_layers(tflite_files, keras_model, mnist):
+    """Weights, bias and outputs of both Dense layers of the int8 model, from scratch."""
+    probe = make_interpreter(tflite_files["int8"], xnnpack=False, preserve_all_tensors=True)
+    x = mnist.x_test[:300]
+    probe.resize_tensor_input(0, list(x.shape))
+    probe.allocate_tensors()
+    probe.set_tensor(0, DigitPredictor(tflite_files["int8"]).quantize_input(x))
+    probe.invoke()
+    for which, layer, relu in ((-1, "output", False), (-2, "dense", True)):
+        t = op_tensors(probe, "FULLY_CONNECTED", which=which)
+        w, b = keras_model.get_layer(layer).get_weights()
+        q_w, scales = qz.symmetric_per_channel(w.T, axis=0)
+        np.testing.assert_array_equal(q_w, t.w)
+        np.testing.assert_allclose(scales, t.w_scales, rtol=1e-6)
+        np.testing.assert_array_equal(qz.quantize_bias(b, t.x_params[0], scales), t.b)
+        q_y = qz.quantized_dense(t.x.reshape(len(x), -1), t.x_params, t.w, t.w_scales, t.b,
+                                 t.y_params, relu=relu)
+        steps = np.abs(q_y.astype(int) - t.y)
+        assert steps.max() <= 1 and (steps == 0).mean() >= 0.99, (layer, steps.max(), (steps == 0).mean())
+    with pytest.raises(ValueError, match="op_name must name an operation of the model, got 'LSTM'"):
+        op_tensors(probe, "LSTM")
+
+
+def test_latency_summary_and_interleaved_calls():
+    lat = Latency.of(np.arange(1, 101) / 1000)
+    assert lat.calls == 100 and lat.p50 == pytest.approx(0.0505) and lat.p99 == pytest.approx(0.09901)
+    counts = {"a": 0, "b": 0}
+
+    def call(key):
+        counts[key] += 1
+
+    out = latencies({"a": lambda: call("a"), "b": lambda: call("b")}, calls=40, warmup=3, rounds=4)
+    assert list(out) == ["a", "b"] and out["a"].calls == 40 and counts == {"a": 43, "b": 43}
+    assert out["a"].p99 >= out["a"].p50 > 0
+    with pytest.raises(ValueError, match="calls >= rounds >= 1, got 3, 4"):
+        latencies({"a": lambda: None}, calls=3, rounds=4)
+
+
+def test_keras_calls_agree_and_plot_latencies(keras_model, mnist):
+    calls = keras_calls(keras_model, mnist.x_test[:1])
+    assert list(calls) == ["Keras model.predict", "Keras model(x)", "Keras tf.function"]
+    outs = [fn() for fn in calls.values()]
+    for out in outs[1:]:
+        np.testing.assert_allclose(out, outs[0], atol=1e-4)
+    fig = plot_latencies({"Keras x": Latency(1e-3, 2e-3, 10), "LiteRT y": Latency(2e-5, 3e-5, 10)})
+    assert len(fig.axes[0].patches) == 2
+    with pytest.raises(ValueError, match="lat must hold at least one Latency"):
+        plot_latencies({})

@@ -39,3 +39,21 @@ def test_a_fresh_process_runs_with_the_threads_asked_for():
     assert one["images_per_s"] > 0
     # one thread keeps about one core busy (the input pipeline adds a little)
     assert one["cpu_per_wall"] < 1.5
+
+
+def test_interleaved_rates_measure_each_model_every_round():
+    from helpers.throughput import interleaved_rates
+
+    x, y = _tiny()
+    rates = interleaved_rates({"small": lambda: fast_cnn(4), "large": lambda: fast_cnn(48)}, x, y,
+                              batch_size=32, steps=8, rounds=3)
+    assert list(rates) == ["small", "large"] and all(len(r) == 3 for r in rates.values())
+    assert min(rates["small"]) > 0 and sorted(rates["small"])[1] > 2 * sorted(rates["large"])[1]
+    with pytest.raises(ValueError, match="builds must name"):
+        interleaved_rates({}, x, y, batch_size=32)
+
+
+def test_a_fresh_process_reports_each_timed_run():
+    report = throughput_in_subprocess(model="fast_cnn", batch=32, steps=8, repeat=2, details=True)
+    assert len(report["runs"]) == 2 and report["images_per_s"] == pytest.approx(
+        sorted(report["runs"])[0] / 2 + sorted(report["runs"])[1] / 2, rel=1e-3)

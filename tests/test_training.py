@@ -317,3 +317,66 @@ def test_partial_builders_are_builders():
     data = _tiny_data()
     done = train(functools.partial(fast_cnn, 2), data.x_train, data.y_train, SMALL)
     assert done.model.get_layer("conv1").filters == 2
+
+
+def test_fast_cnn_with_the_seed_models_head_is_the_seed_model():
+    from helpers.models import mnist_cnn
+
+    seed_like = fast_cnn(32, kernel=3, dense=64)
+    assert seed_like.count_params() == mnist_cnn().count_params() == 121_930
+    assert [type(layer).__name__ for layer in seed_like.layers] == \
+        [type(layer).__name__ for layer in mnist_cnn().layers]
+    head = (1600 * 64 + 64) + (64 * 10 + 10)  # Dense(64) and Dense(10) on 64 features
+    assert fast_cnn(32, kernel=3).count_params() == 121_930 - head + 1600 * 10 + 10
+    with pytest.raises(ValueError, match="dense must be an integer >= 0"):
+        fast_cnn(dense=-1)
+
+
+def test_model_for_passes_the_architecture_fields():
+    model = model_for(dataclasses.replace(FAST, width=8, kernel=3, dense=16))
+    assert model.get_layer("conv1").kernel_size == (3, 3) and model.get_layer("dense").units == 16
+
+
+def test_run_recipe_gives_a_curve_when_keras_holds_out_the_validation_split():
+    data = _tiny_data()
+    recipe = dataclasses.replace(ORIGINAL, epochs=2, batch_size=32)
+    run = run_recipe(recipe, data, seed=0, test=False)
+    assert [acc for _, acc in run.curve] == run.history["val_accuracy"] and len(run.curve) == 2
+
+
+def test_compile_and_fit_recipe_are_the_trainer():
+    from helpers.training import compile_recipe, fit_recipe
+
+    data = _tiny_data()
+    model = compile_recipe(_small(), SMALL, len(data.x_train))
+    assert model.optimizer.__class__.__name__ == "Adam" and model.loss.from_logits
+    hist = fit_recipe(model, data.x_train, data.y_train, SMALL, {"verbose": 0})
+    assert len(hist.history["loss"]) == 1
+
+
+def _run_training_cell(tmp_path, monkeypatch, no_progress):
+    import nbformat
+    from nbclient import NotebookClient
+
+    if no_progress:
+        monkeypatch.setenv("CNN_BOOK_NO_PROGRESS", "1")
+    else:
+        monkeypatch.delenv("CNN_BOOK_NO_PROGRESS", raising=False)
+    code = ("from helpers.env import setup\ntf = setup(seed=0)\nimport numpy as np\n"
+            "from helpers.models import fast_cnn\nfrom helpers.training import Recipe, train\n"
+            "x = np.random.rand(256, 28, 28, 1).astype('float32'); y = np.arange(256) % 10\n"
+            "done = train(lambda: fast_cnn(4), x, y, Recipe('r', batch_size=8, epochs=2), log=True)")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return nb.cells[0].outputs
+
+
+def test_live_progress_only_when_interactive(tmp_path, monkeypatch):
+    quiet = _run_training_cell(tmp_path, monkeypatch, no_progress=True)
+    assert {o["output_type"] for o in quiet} == {"stream"}  # the setup line and two epoch lines
+    text = "".join(o["text"] for o in quiet if o["name"] == "stdout")
+    epochs = [line for line in text.splitlines() if line.startswith("epoch")]
+    assert [line.split()[1] for line in epochs] == ["1/2", "2/2"]
+    live = _run_training_cell(tmp_path, monkeypatch, no_progress=False)
+    displays = [o for o in live if o["output_type"] == "display_data"]
+    assert len(displays) == 1 and displays[0]["data"]["text/plain"] == ""  # cleared after the last epoch

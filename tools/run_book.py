@@ -73,6 +73,9 @@ def run(path: Path, timeout: int | None = None) -> float:
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
+    # what JupyterLab itself writes, so opening a chapter does not mark it modified
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                 "name": "python3"}
     nbformat.write(nb, path)
     return seconds
 
@@ -83,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all, in order)")
     args = parser.parse_args(argv)
     os.environ.pop("CNN_BOOK_OUTPUT", None)  # write into the repository, not a temporary folder
+    os.environ["CNN_BOOK_NO_PROGRESS"] = "1"  # stored outputs: one line per epoch, no live line
     paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
     total = 0.0
     for path in paths:

@@ -164,7 +164,8 @@ CONVERSIONS = ("float32", "dynamic", "int8", "float16")
 
 
 def convert(model, kind: str = "float32", representative: np.ndarray | None = None,
-            export_dir: str | Path | None = None, representative_count: int = 500) -> bytes:
+            export_dir: str | Path | None = None, representative_count: int = 500,
+            int8_io: bool = True) -> bytes:
     """Convert a Keras model to a LiteRT flatbuffer and return its bytes.
 
     The model is exported as a SavedModel (``model.export``, Keras 3's inference
@@ -176,6 +177,10 @@ def convert(model, kind: str = "float32", representative: np.ndarray | None = No
       with scales calibrated on ``representative`` (required: ``(n, 28, 28, 1)`` float32
       images from the *training* set, of which the first ``representative_count`` are used);
     - ``"float16"``: weights stored in float16, computed in float32.
+
+    ``int8_io`` (``"int8"`` only): True gives the model int8 input and output (the caller
+    quantizes, as :class:`DigitPredictor` does); False keeps float32 input and output, with
+    quantize and dequantize operations inside the model.
 
     ``export_dir``: where the SavedModel goes, exported there unless it already holds one
     (so several conversions of one model export once); default: a temporary folder. The
@@ -210,21 +215,47 @@ def convert(model, kind: str = "float32", representative: np.ndarray | None = No
 
             converter.representative_dataset = calibration
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
+            if int8_io:
+                converter.inference_input_type = tf.int8
+                converter.inference_output_type = tf.int8
         with silenced_stderr():
             return converter.convert()
 
 
-def make_interpreter(model_path: str | Path, num_threads: int | None = None, xnnpack: bool = True):
+def convert_all(model, folder: str | Path, representative: np.ndarray, name: str,
+                kinds: Sequence[str] = CONVERSIONS) -> dict[str, Path]:
+    """Convert ``model`` to each of ``kinds``, write ``<folder>/<name>_<kind>.tflite``; return the paths.
+
+    The model is exported once, to a temporary folder, for all conversions;
+    ``representative``: training images for the int8 calibration (see :func:`convert`).
+    """
+    import tempfile
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in kinds:
+            paths[kind] = folder / f"{name}_{kind}.tflite"
+            paths[kind].write_bytes(convert(model, kind, representative=representative,
+                                            export_dir=Path(tmp) / "saved_model"))
+    return paths
+
+
+def make_interpreter(model_path: str | Path, num_threads: int | None = None, xnnpack: bool = True,
+                     preserve_all_tensors: bool = False):
     """Return a LiteRT ``Interpreter`` for ``model_path`` with tensors allocated.
 
     ``num_threads``: threads for the kernels (None: the runtime's default). ``xnnpack``:
     True keeps the default delegate (XNNPACK, LiteRT's optimized CPU kernels); False runs
-    the reference built-in kernels only. FileNotFoundError for a missing file, ValueError
-    for a file LiteRT cannot read.
+    the built-in kernels only. ``preserve_all_tensors``: keep every intermediate tensor
+    readable after ``invoke`` (use with ``xnnpack=False``: a delegate computes its
+    intermediates internally). FileNotFoundError for a missing file, ValueError for a
+    file LiteRT cannot read.
     """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from helpers.env import silenced_stderr
 
     path = Path(model_path)
     if not path.is_file():
@@ -234,13 +265,64 @@ def make_interpreter(model_path: str | Path, num_threads: int | None = None, xnn
         raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
     resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
-        interpreter = Interpreter(model_path=str(path), num_threads=num_threads,
-                                  experimental_op_resolver_type=resolver)
-        interpreter.allocate_tensors()
+        with silenced_stderr():  # the runtime's C++ "Created ... delegate" line
+            interpreter = Interpreter(model_path=str(path), num_threads=num_threads,
+                                      experimental_op_resolver_type=resolver,
+                                      experimental_preserve_all_tensors=preserve_all_tensors)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as err:
         raise ValueError(f"model_path must be a LiteRT (.tflite) model; {path.name!r} could not be "
                          f"loaded: {err}") from None
     return interpreter
+
+
+@dataclass(frozen=True)
+class OpTensors:
+    """The tensors of one operation of a quantized LiteRT model, after an ``invoke``.
+
+    ``x``: input activations, ``w``: weights, ``b``: bias, ``y``: output activations (arrays
+    as stored, e.g. int8 and int32); ``x_params``/``y_params``: ``(scale, zero_point)``;
+    ``w_scales``/``b_scales``: per-output-channel scales ``(C_out,)``.
+    """
+
+    name: str
+    x: np.ndarray
+    w: np.ndarray
+    b: np.ndarray
+    y: np.ndarray
+    x_params: tuple[float, int]
+    y_params: tuple[float, int]
+    w_scales: np.ndarray
+    b_scales: np.ndarray
+
+
+def op_tensors(interpreter, op_name: str = "FULLY_CONNECTED", which: int = -1) -> OpTensors:
+    """Read the tensors of the ``which``-th operation named ``op_name`` (e.g. the last Dense).
+
+    ``interpreter`` must have run (``invoke``) with ``preserve_all_tensors=True`` and without
+    a delegate (see :func:`make_interpreter`). ValueError if there is no such operation.
+    """
+    ops = [op for op in interpreter._get_ops_details() if op["op_name"] == op_name]
+    if not ops:
+        raise ValueError(f"op_name must name an operation of the model, got {op_name!r}")
+    op = ops[which]
+    details = {d["index"]: d for d in interpreter.get_tensor_details()}
+
+    def tensor(i):
+        return interpreter.get_tensor(int(i))
+
+    def params(i):
+        q = details[int(i)]["quantization_parameters"]
+        return float(q["scales"][0]), int(q["zero_points"][0])
+
+    def scales(i):
+        return np.asarray(details[int(i)]["quantization_parameters"]["scales"], np.float64)
+
+    x_i, w_i, b_i = op["inputs"]
+    (y_i,) = op["outputs"]
+    return OpTensors(name=details[int(y_i)]["name"], x=tensor(x_i), w=tensor(w_i), b=tensor(b_i),
+                     y=tensor(y_i), x_params=params(x_i), y_params=params(y_i), w_scales=scales(w_i),
+                     b_scales=scales(b_i))
 
 
 class DigitPredictor:
@@ -287,6 +369,10 @@ class DigitPredictor:
         self.input_dtype = np.dtype(self._in["dtype"])
         scale, zero = self._in["quantization"]
         self.input_quantization = (float(scale), int(zero))
+        if self.input_dtype != np.float32:
+            info = np.iinfo(self.input_dtype)
+            self._inv_scale, self._zero = np.float32(1.0 / scale), np.float32(zero)
+            self._qmin, self._qmax = np.float32(info.min), np.float32(info.max)
         self._batch = int(self._in["shape"][0])
 
     def __repr__(self) -> str:
@@ -297,20 +383,26 @@ class DigitPredictor:
         """Turn float32 images ``(n, 28, 28, 1)`` in [0, 1] into the model's input dtype.
 
         Float models take them as they are; quantized models take
-        ``clip(round(x / scale) + zero_point)`` in their integer type.
+        ``clip(round(x / scale) + zero_point)`` in their integer type. (Written as in-place
+        ufuncs: at batch 1 each NumPy call costs about a microsecond, more than its work.)
         """
         if self.input_dtype == np.float32:
             return x
-        scale, zero = self.input_quantization
-        info = np.iinfo(self.input_dtype)
-        q = np.round(x / np.float32(scale)) + zero
-        return np.clip(q, info.min, info.max).astype(self.input_dtype)
+        q = np.multiply(x, self._inv_scale, dtype=np.float32)
+        q += self._zero
+        np.rint(q, out=q)
+        np.maximum(q, self._qmin, out=q)
+        np.minimum(q, self._qmax, out=q)
+        return q.astype(self.input_dtype)
 
     def _output(self) -> np.ndarray:
         out = self.interpreter.get_tensor(self._out["index"])
         scale, zero = self._out["quantization"]
         if np.issubdtype(out.dtype, np.integer) and scale:
-            return (out.astype(np.float32) - zero) * np.float32(scale)
+            real = out.astype(np.float32)
+            real -= zero
+            real *= np.float32(scale)
+            return real
         return out.astype(np.float32, copy=False)
 
     def run(self, x: np.ndarray) -> np.ndarray:
@@ -347,6 +439,101 @@ class DigitPredictor:
                            probabilities=probs)
 
     __call__ = predict
+
+
+# ---------------------------------------------------------------------------------------
+# Measuring a model the way a service sees it
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Seconds per call of one way of running a model, from ``calls`` timed calls after warm-up.
+
+    ``p50``: the median (what a typical request waits); ``p99``: 99% of calls were faster
+    (the tail a busy service sees once in a hundred requests).
+    """
+
+    p50: float
+    p99: float
+    calls: int
+
+    @classmethod
+    def of(cls, times: Sequence[float]) -> Latency:
+        """Summarize per-call seconds."""
+        t = np.asarray(times, np.float64)
+        return cls(p50=float(np.median(t)), p99=float(np.percentile(t, 99)), calls=len(t))
+
+
+def latencies(fns: dict, calls: int = 1000, warmup: int = 100, rounds: int = 10) -> dict[str, Latency]:
+    """Batch-1 latency of each function: ``calls`` calls each, interleaved in ``rounds`` rounds.
+
+    Each function is called ``warmup`` times untimed first; then, round after round, each is
+    called ``calls // rounds`` times, every call timed on its own (see
+    :func:`helpers.timing.measure_interleaved`), so a busy spell on a shared machine hits
+    all of them alike. Returns ``{name: Latency}``.
+    """
+    from helpers.timing import measure_interleaved
+
+    if not isinstance(calls, int) or not isinstance(rounds, int) or rounds < 1 or calls < rounds:
+        raise ValueError(f"calls and rounds must be integers with calls >= rounds >= 1, got {calls!r}, "
+                         f"{rounds!r}")
+    timed = measure_interleaved(fns, rounds=rounds, repeat=calls // rounds, warmup=warmup)
+    return {name: Latency.of(t.times) for name, t in timed.items()}
+
+
+def keras_calls(model, x: np.ndarray) -> dict:
+    """Return the three ways of calling a Keras model on the float batch ``x`` (NumPy logits out).
+
+    ``model.predict``: Keras' batch-inference loop; ``model(x)``: an eager call
+    (``training=False``); ``tf.function``: the call traced once into a graph. Each takes
+    the same NumPy input a service would receive.
+    """
+    import tensorflow as tf
+
+    graph = tf.function(lambda t: model(t, training=False))
+    return {
+        "Keras model.predict": lambda: model.predict(x, verbose=0),
+        "Keras model(x)": lambda: model(x, training=False).numpy(),
+        "Keras tf.function": lambda: graph(x).numpy(),
+    }
+
+
+def plot_latencies(lat: dict[str, Latency], title: str = ""):
+    """Draw batch-1 latencies as horizontal bars (p50) with a tick at p99, on a log scale.
+
+    ``lat``: ``{label: Latency}``, drawn top to bottom in order. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if not lat:
+        raise ValueError("lat must hold at least one Latency, got none")
+    labels = list(lat)
+    p50 = np.array([lat[k].p50 for k in labels]) * 1e6
+    p99 = np.array([lat[k].p99 for k in labels]) * 1e6
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(labels) + 1.2))
+    y = np.arange(len(labels))[::-1]
+    colors = ["tab:orange" if k.startswith("Keras") else "tab:blue" for k in labels]
+    ax.barh(y, p50, color=colors, label="p50 (median)")
+    ax.scatter(p99, y, marker="|", s=200, color="black", label="p99", zorder=3)
+    for yi, v in zip(y, p50, strict=True):
+        ax.text(v * 1.08, yi - 0.3, f"{v:,.0f} µs" if v >= 10 else f"{v:.1f} µs", fontsize=8)
+    ax.set_yticks(y, labels)
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per call for one digit (µs, log scale)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def images_per_second(fn, batch: int, repeat: int = 15, warmup: int = 3) -> float:
+    """Throughput of ``fn`` (which classifies one batch of ``batch`` images): median images/s."""
+    from helpers.timing import measure
+
+    return batch / measure(fn, repeat=repeat, warmup=warmup).median
 
 
 def read_digit_image(path: str | Path) -> np.ndarray:
