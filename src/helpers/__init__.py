@@ -22,6 +22,9 @@ One module per part of the book, so a reader can guess where a function lives:
 - ``helpers.tuning``: chapter 7's tools for choosing a recipe on validation data (range
   test, learning-curve fit, selection optimism, the ladder's rungs, ensembles).
 - ``helpers.deploy``: LiteRT conversion and ``DigitPredictor``, which checks its input (chapter 9).
+- ``helpers.distribute``: multi-worker training with ``tf.distribute`` (a custom step, the
+  input pipeline every worker runs, a launcher that restarts dead workers) (chapter 8).
+- ``helpers.scaling``: Pareto frontier, diminishing returns, all-reduce cost model (chapter 8).
 
 TensorFlow is imported lazily (only by the modules that need it), so ``import helpers``
 stays fast and quiet.

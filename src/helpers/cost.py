@@ -8,6 +8,8 @@ Conventions (the usual ones in papers and profilers):
 - Pooling: a max pool does ``KH*KW - 1`` comparisons per output value and an average
   pool ``KH*KW`` additions (division ignored); global pooling likewise over ``H*W``.
   They are counted as FLOPs, but separately from the multiply-adds (column ``macs``).
+- Add (a residual shortcut) does one addition per output value and extra input, counted
+  like pooling (FLOPs, not MACs).
 - Flatten, Dropout (at inference), Reshape and Input cost nothing.
 - Counts are per image (batch size 1), for the forward pass. Training costs about three
   times that (forward, gradient with respect to the input, gradient with respect to the
@@ -33,6 +35,8 @@ class LayerCost:
 
 
 def _shape(tensor_or_shape) -> tuple[int, ...]:
+    if isinstance(tensor_or_shape, list | tuple) and tensor_or_shape and hasattr(tensor_or_shape[0], "shape"):
+        tensor_or_shape = tensor_or_shape[0]  # a layer with several inputs (Add): they share a shape
     shape = getattr(tensor_or_shape, "shape", tensor_or_shape)
     return tuple(int(d) for d in shape[1:])
 
@@ -45,7 +49,7 @@ def layer_cost(layer) -> LayerCost:
     """Return the :class:`LayerCost` of one built Keras layer.
 
     Supports Conv2D, DepthwiseConv2D, SeparableConv2D, Dense, MaxPooling2D,
-    AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D; other layers are counted
+    AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Add; other layers are counted
     as free (zero MACs), which holds for Flatten, Dropout, Reshape, Activation and ReLU.
     Raises ValueError for a layer that is not built (its shapes are unknown).
     """
@@ -79,6 +83,8 @@ def layer_cost(layer) -> LayerCost:
     elif isinstance(layer, L.AveragePooling2D):
         kh, kw = _pair(layer.pool_size)
         other = math.prod(out) * kh * kw
+    elif isinstance(layer, L.Add):  # a residual shortcut: one addition per value and extra input
+        other = math.prod(out) * (len(layer.input) - 1)
     elif isinstance(layer, L.GlobalAveragePooling2D | L.GlobalMaxPooling2D):
         h, w, c = inp
         other = c * (h * w if isinstance(layer, L.GlobalAveragePooling2D) else h * w - 1)

@@ -328,3 +328,64 @@ def accurate_cnn(
         stack.append(layers.Dropout(dropout, name="drop_head"))
     stack.append(layers.Dense(10, name="output"))
     return keras.Sequential(stack, name=name)
+
+
+#: Chapter 8's width multipliers and depths (number of 3x3 convolutions).
+SCALED_WIDTHS = (0.25, 0.5, 1.0, 2.0, 4.0)
+SCALED_DEPTHS = (2, 3, 4, 5, 6)
+#: Filters of the two stages at width 1.
+SCALED_BASE = (8, 16)
+
+
+def scaled_filters(width: float) -> tuple[int, int]:
+    """Return the filters of :func:`scaled_cnn`'s two stages at ``width``: ``round(8 w)``, ``round(16 w)``.
+
+    Each is at least 1.
+    """
+    if isinstance(width, bool) or not isinstance(width, int | float) or not 0 < width <= 16:
+        raise ValueError(f"width must be a number in (0, 16], got {width!r}")
+    return tuple(max(1, round(b * width)) for b in SCALED_BASE)
+
+
+def scaled_cnn(width: float = 1.0, depth: int = 4, residual: bool = False, seed: int | None = None,
+               name: str | None = None):
+    """Build one member of chapter 8's family of CNNs, scaled in width and depth.
+
+    Two stages of 3x3 convolutions ("same" padding, ReLU), each followed by 2x2 max pooling,
+    then Flatten -> Dense(10) logits. Stage 1 works at 28x28 with ``round(8 * width)``
+    filters and holds ``depth // 2`` convolutions; stage 2 works at 14x14 with
+    ``round(16 * width)`` filters and holds the other ``depth - depth // 2``. Depth 2 is
+    one convolution per stage; depth 6 is three.
+
+    ``residual=True`` adds each convolution after the first of its stage back onto its
+    input (``x + relu(conv(x))``, the identity shortcut of a residual network), which keeps
+    a gradient path through deep stacks; it needs a stage with two convolutions
+    (``depth >= 3``). Chapter 8 compares depths 5 and 6 with and without it.
+
+    Input ``(N, 28, 28, 1)`` float32; output ``(N, 10)`` logits. At width 1 and depth 4:
+    12,002 parameters, 1.19 M multiply-adds per image. With ``seed`` every kernel is
+    Glorot-uniform seeded from it, so the same seed gives the same initial weights.
+    """
+    import keras
+    from keras import layers
+
+    filters = scaled_filters(width)
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 2 <= depth <= 8:
+        raise ValueError(f"depth must be an integer in [2, 8], got {depth!r}")
+    if residual and depth < 3:
+        raise ValueError(f"residual=True needs depth >= 3 (a stage with two convolutions), got depth={depth}")
+    per_stage = (depth // 2, depth - depth // 2)
+    x = inputs = keras.Input(MNIST_SHAPE, name="image")
+    n = 0
+    for stage, (f, convs) in enumerate(zip(filters, per_stage, strict=True), start=1):
+        for k in range(convs):
+            n += 1
+            h = layers.Conv2D(f, 3, padding="same", activation="relu",
+                              kernel_initializer=_seeded("glorot_uniform", seed, n), name=f"conv{n}")(x)
+            x = layers.Add(name=f"skip{n}")([x, h]) if residual and k > 0 else h
+        x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    outputs = layers.Dense(10, kernel_initializer=_seeded("glorot_uniform", seed, 0), name="output")(x)
+    if name is None:
+        name = f"cnn_w{width:g}_d{depth}" + ("_res" if residual else "")
+    return keras.Model(inputs, outputs, name=name.replace(".", "p"))
