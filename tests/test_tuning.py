@@ -10,6 +10,7 @@ from helpers.tuning import (
     Rung,
     adopt,
     best_of,
+    choose_by_validation,
     ensemble_probs,
     keras_steps,
     lr_range_test,
@@ -152,3 +153,31 @@ def test_try_recipe_trains_once_per_seed_and_scores_on_validation():
     assert rung.accuracies[0] == pytest.approx((pred == yv).mean())
     with pytest.raises(ValueError, match="seeds must hold at least one seed"):
         try_recipe("none", lambda: fast_cnn(width=4), x, y, (xv, yv), recipe, seeds=())
+
+
+def _log(val: float, seconds: float, test=None) -> dict:
+    return {"history": {"val_accuracy": [0.9, val]}, "train_seconds": seconds,
+            "validation_images": 6000, "test_accuracy": test}
+
+
+def test_choose_by_validation_takes_the_best_that_fits_the_time():
+    logs = {"slow": _log(0.9990, 700.0), "good": _log(0.9962, 450.0), "fast": _log(0.9950, 300.0)}
+    assert choose_by_validation(logs, max_seconds=600) == "good"
+    assert choose_by_validation(logs, max_seconds=800) == "slow"
+
+
+def test_choose_by_validation_breaks_a_tie_of_a_few_images_by_time():
+    logs = {"a": _log(0.9965, 500.0), "b": _log(0.9960, 400.0)}  # 3 images apart
+    assert choose_by_validation(logs, tie_images=3) == "b"
+    assert choose_by_validation(logs, tie_images=2) == "a"
+
+
+def test_choose_by_validation_refuses_test_scores_and_impossible_budgets():
+    with pytest.raises(ValueError, match="validation only"):
+        choose_by_validation({"a": _log(0.99, 100.0, test=0.99)})
+    with pytest.raises(ValueError, match="max_seconds=600"):
+        choose_by_validation({"a": _log(0.99, 900.0)})
+    with pytest.raises(ValueError, match="at least one"):
+        choose_by_validation({})
+    with pytest.raises(ValueError, match="tie_images"):
+        choose_by_validation({"a": _log(0.99, 100.0)}, tie_images=-1)

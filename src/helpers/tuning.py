@@ -11,6 +11,8 @@
 - :func:`try_recipe`, :class:`Rung`, :func:`best_of`, :func:`adopt`: one rung of the
   ladder, trained over seeds and scored on the validation split, and the rule that keeps a
   change only if it beats the noise between seeds.
+- :func:`choose_by_validation`: the rule that picks the shipped recipe among full-length
+  candidates, from their training logs (validation only).
 - :func:`accurate_recipe`: the recipe of ``models/accurate.keras``.
 """
 
@@ -277,19 +279,53 @@ def adopt(current: str, rungs: dict) -> str:
 # ---------------------------------------------------------------------------------------
 
 
+def choose_by_validation(logs: dict[str, dict], max_seconds: float = 600.0,
+                         tie_images: int = 3) -> str:
+    """Return the name of the candidate to ship, from training logs that never saw the test set.
+
+    ``logs`` maps a candidate's name to its training log (as written by
+    ``benchmarks/train_accurate.py --validate-only``: ``history["val_accuracy"]``,
+    ``train_seconds`` and ``validation_images``). Candidates that trained longer than
+    ``max_seconds`` are out. Among the rest, the highest final validation accuracy wins;
+    candidates within ``tie_images`` validation images of the best count as tied, and the
+    fastest of the tied wins (a few images are noise, seconds are not).
+    """
+    if not logs:
+        raise ValueError("logs must hold at least one candidate's training log, got none")
+    if isinstance(tie_images, bool) or not isinstance(tie_images, int) or tie_images < 0:
+        raise ValueError(f"tie_images must be a non-negative integer, got {tie_images!r}")
+    for name, log in logs.items():
+        if log.get("test_accuracy") is not None:
+            raise ValueError(f"log {name!r} holds a test accuracy: candidates are chosen on "
+                             "validation only")
+    fits = {name: log for name, log in logs.items() if log["train_seconds"] <= max_seconds}
+    if not fits:
+        slowest = min(log["train_seconds"] for log in logs.values())
+        raise ValueError(f"no candidate trained within max_seconds={max_seconds:g} "
+                         f"(the fastest took {slowest:.0f} s)")
+    val = {name: log["history"]["val_accuracy"][-1] for name, log in fits.items()}
+    best = max(val.values())
+    tied = [name for name, log in fits.items()
+            if (best - val[name]) * log["validation_images"] <= tie_images + 1e-9]
+    return min(tied, key=lambda name: fits[name]["train_seconds"])
+
+
 def accurate_recipe():
     """Return ``(recipe, model_kwargs, augment_kwargs)`` of ``models/accurate.keras``.
 
-    Fixed before the test set was evaluated, from the levers chapter 7 measures on the
-    validation split (the last 6,000 training images); its own validation accuracy, per
-    epoch, is in its training log. ``benchmarks/train_accurate.py`` trains it on the other
-    54,000 with
+    Chosen on the validation split (the last 6,000 training images) in two rounds. The
+    first recipe (15 epochs, the levers chapter 7 measures) was fixed before any test
+    evaluation and missed the 99.6% target; its logs are ``results/logs/accurate_round1*.json``.
+    The second round trained full-length candidates that fit ten minutes, validation only
+    (``results/logs/accurate_candidate_*.json``), and :func:`choose_by_validation` picked
+    this one: the first recipe trained for 18 epochs. ``benchmarks/train_accurate.py``
+    trains it on the other 54,000 with
     ``helpers.models.accurate_cnn(**model_kwargs)`` and
     ``helpers.augment.RandomAffine(**augment_kwargs)``.
     """
     from helpers.training import Recipe
 
-    recipe = Recipe("accurate", batch_size=128, epochs=15, optimizer="adamw", peak_lr=3e-3,
+    recipe = Recipe("accurate", batch_size=128, epochs=18, optimizer="adamw", peak_lr=3e-3,
                     schedule="one_cycle", weight_decay=1e-4, pipeline="tf.data", train_fraction=0.9)
     model = {"widths": (16, 32, 64), "convs": 2, "batch_norm": True}
     augment = {"max_shift": 2.0, "max_rotation": 10.0, "max_zoom": 0.1}
