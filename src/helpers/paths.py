@@ -79,3 +79,18 @@ def shipped_model(name: str) -> Path:
             f"`git checkout -- models/{name}` or re-create it as models/README.md describes"
         )
     return path
+
+
+def shipped_log(name: str) -> dict:
+    """Return the committed training log ``results/logs/<name>.json`` as a dict.
+
+    The scripts under ``benchmarks/`` write these logs next to the models they train
+    (per-epoch history, seconds, environment, seed); chapters read them to plot and check.
+    """
+    import json
+
+    path = shipped_results_dir() / "logs" / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"results/logs/{name}.json not found: the script that trains the "
+                                "model writes it (see models/README.md)")
+    return json.loads(path.read_text(encoding="utf-8"))
