@@ -300,9 +300,9 @@ def choose_by_validation(logs: dict[str, dict], max_seconds: float = 600.0,
                              "validation only")
     fits = {name: log for name, log in logs.items() if log["train_seconds"] <= max_seconds}
     if not fits:
-        slowest = min(log["train_seconds"] for log in logs.values())
+        fastest = min(log["train_seconds"] for log in logs.values())
         raise ValueError(f"no candidate trained within max_seconds={max_seconds:g} "
-                         f"(the fastest took {slowest:.0f} s)")
+                         f"(the fastest took {fastest:.0f} s)")
     val = {name: log["history"]["val_accuracy"][-1] for name, log in fits.items()}
     best = max(val.values())
     tied = [name for name, log in fits.items()
