@@ -183,7 +183,9 @@ def _walk(page, site_url: str, start: str, selector: str) -> list[str]:
     seen, doc = [], start
     while doc is not None and doc not in seen and len(seen) <= len(DOCS):
         seen.append(doc)
-        page.goto(url_of(site_url, doc))
+        # networkidle: let the page's own late requests (the favicon) finish, or the next
+        # goto aborts them and the abort would be reported as a failed request
+        page.goto(url_of(site_url, doc), wait_until="networkidle")
         link = page.query_selector(selector)
         if link is None:
             break
